@@ -1,0 +1,1 @@
+"""The trust-issues assistant: knowledge, safety, NLU components and channels."""
