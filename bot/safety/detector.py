@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import spacy
+import srsly
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
@@ -138,10 +139,7 @@ class CrisisDetector:
         self.other_words = set(about["other_words"])
         self.window = int(about["window"])
         norm = patterns["normalisation"]
-        lookups = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-        known = {str(word).lower() for word in lookups.keys()}
-        known |= {str(word).lower() for word in lookups.values()}
-        known |= {"i", "a"}
+        known = english_words() | {"i", "a"}
         self.normalise = Normaliser(
             slang={str(k): str(v) for k, v in norm["slang"].items()},
             misspellings={str(k): str(v) for k, v in norm["misspellings"].items()},
@@ -205,6 +203,19 @@ class CrisisDetector:
 
     def detect_many(self, texts: Iterable[str]) -> list[CrisisDetection]:
         return [self.detect(t) for t in texts]
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Every English word form spacy-lookups-data knows (its lemma table, keys and values).
+
+    Words in this set are never "corrected", so "willing" does not become "killing".
+    """
+    import spacy_lookups_data
+
+    table_file = Path(spacy_lookups_data.__file__).parent / "data" / "en_lemma_lookup.json.gz"
+    table = srsly.read_gzip_json(table_file)
+    return frozenset(w.lower() for pair in table.items() for w in pair if w.isalpha())
 
 
 def load_pipeline(model_dir: Path = SPACY_MODEL_DIR) -> Language:

@@ -1,0 +1,1 @@
+"""The action server: thin actions that call into the `bot` package."""

@@ -1,0 +1,279 @@
+"""Custom actions. Each gathers what it needs from the tracker and calls plain functions in
+`bot/`; none holds content of its own."""
+
+from __future__ import annotations
+
+import logging
+from typing import List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import knowledge
+from bot.safety import referral
+from bot.safety.referral_log import record_referral
+
+logger = logging.getLogger(__name__)
+
+NEXT_PROMPT = "What would you like to look at next?"
+
+
+def _in_form(tracker: Tracker) -> bool:
+    return bool(tracker.active_loop_name)
+
+
+def _send_with_menu(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
+    """Content followed by the menu, except inside a form (the form asks its own question)."""
+    if _in_form(tracker):
+        dispatcher.utter_message(text=text)
+    else:
+        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=NEXT_PROMPT, buttons=knowledge.menu_buttons())
+
+
+def _latest_entities(tracker: Tracker, name: str) -> List[str]:
+    return [e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+
+
+def _all_user_entities(tracker: Tracker, name: str) -> List[str]:
+    values = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            values += [e["value"] for e in event.get("parse_data", {}).get("entities", []) if e.get("entity") == name]
+    return values
+
+
+def person_country(tracker: Tracker) -> Optional[str]:
+    """Country from channel metadata, then the locale, then the `country` slot."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    found = referral.normalise_country(metadata.get("country"))
+    if found:
+        return found
+    slot = referral.normalise_country(tracker.get_slot("country"))
+    if slot:
+        return slot
+    for key in ("locale", "language_code", "language"):
+        found = referral.normalise_country(metadata.get(key))
+        if found:
+            return found
+    return None
+
+
+class ActionAskRelationship(Action):
+    def name(self) -> Text:
+        return "action_ask_relationship"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(text="Which relationship is on your mind?", buttons=knowledge.relationship_buttons())
+        return []
+
+
+class ActionAcknowledgeConcern(Action):
+    def name(self) -> Text:
+        return "action_acknowledge_concern"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(text=knowledge.acknowledgement(tracker.get_slot("relationship")))
+        dispatcher.utter_message(text="What would help most right now?", buttons=knowledge.menu_buttons())
+        return []
+
+
+class ActionShowMenu(Action):
+    def name(self) -> Text:
+        return "action_show_menu"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(text=knowledge.menu_intro(tracker.get_slot("relationship")), buttons=knowledge.menu_buttons())
+        return []
+
+
+class ActionExplainTrustIssues(Action):
+    def name(self) -> Text:
+        return "action_explain_trust_issues"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        _send_with_menu(dispatcher, tracker, knowledge.explain_trust_issues())
+        return []
+
+
+class ActionShowSigns(Action):
+    def name(self) -> Text:
+        return "action_show_signs"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        _send_with_menu(dispatcher, tracker, knowledge.signs_text(tracker.get_slot("relationship")))
+        return []
+
+
+class ActionShowCauses(Action):
+    def name(self) -> Text:
+        return "action_show_causes"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        _send_with_menu(dispatcher, tracker, knowledge.causes_text())
+        return []
+
+
+class ActionShowRebuild(Action):
+    def name(self) -> Text:
+        return "action_show_rebuild"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        _send_with_menu(dispatcher, tracker, knowledge.rebuild_text(tracker.get_slot("relationship")))
+        return []
+
+
+class ActionShowTherapy(Action):
+    def name(self) -> Text:
+        return "action_show_therapy"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(text=knowledge.therapy_overview())
+        if not _in_form(tracker):
+            dispatcher.utter_message(text="Would you like to know more?", buttons=knowledge.therapy_buttons())
+        return []
+
+
+class ActionExplainModality(Action):
+    def name(self) -> Text:
+        return "action_explain_modality"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        modality = next(iter(_latest_entities(tracker, "modality")), None) or tracker.get_slot("modality")
+        text = knowledge.modality_text(modality)
+        if text is None:
+            dispatcher.utter_message(text="Which kind of therapy would you like to know about?", buttons=knowledge.therapy_buttons())
+            return []
+        _send_with_menu(dispatcher, tracker, text)
+        return [SlotSet("modality", modality)]
+
+
+class ActionSuggestTherapy(Action):
+    def name(self) -> Text:
+        return "action_suggest_therapy"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        answers = {slot: tracker.get_slot(slot) for slot in knowledge.self_check_slots()}
+        causes = _all_user_entities(tracker, "cause") + knowledge.self_check_tags(answers)
+        suggestions = knowledge.suggest_therapies(
+            tracker.get_slot("relationship"), causes, tracker.get_slot("in_person_hard")
+        )
+        _send_with_menu(dispatcher, tracker, knowledge.suggestion_text(suggestions))
+        return []
+
+
+class ActionAskInPersonHard(Action):
+    def name(self) -> Text:
+        return "action_ask_in_person_hard"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(text=knowledge.trust()["therapy"]["in_person_question"], buttons=knowledge.yes_no_buttons())
+        return []
+
+
+class ActionStartSelfCheck(Action):
+    def name(self) -> Text:
+        return "action_start_self_check"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(text=knowledge.self_check()["intro"])
+        return [SlotSet(slot, None) for slot in knowledge.self_check_slots()]
+
+
+class ActionSelfCheckReflection(Action):
+    def name(self) -> Text:
+        return "action_self_check_reflection"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        answers = {slot: tracker.get_slot(slot) for slot in knowledge.self_check_slots()}
+        dispatcher.utter_message(text=knowledge.self_check_reflection(answers))
+        dispatcher.utter_message(text="Where would you like to go from here?", buttons=knowledge.after_self_check_buttons())
+        return []
+
+
+def _make_question_action(slot: str) -> type:
+    class AskSelfCheckItem(Action):
+        def name(self) -> Text:
+            return f"action_ask_{slot}"
+
+        def run(self, dispatcher, tracker, domain) -> List[EventType]:
+            dispatcher.utter_message(text=knowledge.self_check_question(slot), buttons=knowledge.yes_no_buttons())
+            return []
+
+    AskSelfCheckItem.__name__ = f"ActionAsk_{slot}"
+    return AskSelfCheckItem
+
+
+SELF_CHECK_QUESTION_ACTIONS = [_make_question_action(slot) for slot in knowledge.self_check_slots()]
+
+
+class ActionCrisisReferral(Action):
+    """Refers the person to the right crisis service. Never depends on anything but local data."""
+
+    def name(self) -> Text:
+        return "action_crisis_referral"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        kinds = _latest_entities(tracker, "crisis_kind")
+        about = next(iter(_latest_entities(tracker, "crisis_about")), "self")
+        child = bool(_latest_entities(tracker, "crisis_child"))
+        country = person_country(tracker)
+        result = referral.compose_referral(kinds, about, country, child)
+        dispatcher.utter_message(text=result.text, buttons=result.buttons)
+        record_referral(kinds or ["unspecified"], country, tracker.get_latest_input_channel())
+        return []
+
+
+class ActionCrisisNumbers(Action):
+    def name(self) -> Text:
+        return "action_crisis_numbers"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        kinds = _all_user_entities(tracker, "crisis_kind")[-3:]
+        country = person_country(tracker)
+        dispatcher.utter_message(text=referral.numbers_text(kinds, country), buttons=referral.referral_buttons())
+        return []
+
+
+class ActionCrisisNotSafe(Action):
+    def name(self) -> Text:
+        return "action_crisis_not_safe"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        kinds = _all_user_entities(tracker, "crisis_kind")[-3:]
+        country = person_country(tracker)
+        dispatcher.utter_message(text=referral.not_safe_text(kinds, country), buttons=referral.referral_buttons())
+        record_referral(["not_safe"], country, tracker.get_latest_input_channel())
+        return []
+
+
+class ActionSetCountry(Action):
+    def name(self) -> Text:
+        return "action_set_country"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        named = next(iter(_latest_entities(tracker, "country")), None)
+        country = referral.normalise_country(named)
+        if named == "OTHER" or (named and not country):
+            dispatcher.utter_message(text=referral.numbers_text([], None), buttons=knowledge.menu_buttons())
+            return [SlotSet("country", "OTHER")]
+        if not country:
+            dispatcher.utter_message(text="Where do you live?", buttons=referral.country_buttons())
+            return []
+        kinds = _all_user_entities(tracker, "crisis_kind")[-3:]
+        dispatcher.utter_message(text=referral.numbers_text(kinds, country), buttons=referral.referral_buttons())
+        return [SlotSet("country", country)]
+
+
+class ActionStartOver(Action):
+    def name(self) -> Text:
+        return "action_start_over"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(text="Let's start again from the beginning.")
+        dispatcher.utter_message(response="utter_greet")
+        dispatcher.utter_message(text="Which relationship is on your mind?", buttons=knowledge.relationship_buttons())
+        return [AllSlotsReset(), ActiveLoop(None)]

@@ -1,0 +1,131 @@
+"""Rasa NLU graph components of the project.
+
+- `VocabularyEntityExtractor` turns the entities of the project's spaCy pipeline (its entity
+  ruler, built from bot/knowledge/vocabulary.yml) into Rasa entities: `relationship`,
+  `modality`, `cause` and `country`, each with its normalised value.
+- `CrisisOverride` runs the crisis detector on every message and, on a match, sets the
+  `crisis_disclosure` intent with confidence 1.0 and the kinds as `crisis_kind` entities,
+  whatever the classifier thought. It must come after every intent classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_CONFIDENCE,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.safety.detector import get_detector
+
+logger = logging.getLogger(__name__)
+
+CRISIS_INTENT = "crisis_disclosure"
+CRISIS_KIND_ENTITY = "crisis_kind"
+CRISIS_ABOUT_ENTITY = "crisis_about"
+CRISIS_CHILD_ENTITY = "crisis_child"
+VOCABULARY_LABELS = ("relationship", "modality", "cause", "country")
+
+
+def _entity(name: str, value: str, start: int, end: int, extractor: str) -> Dict[Text, Any]:
+    return {
+        ENTITY_ATTRIBUTE_TYPE: name,
+        ENTITY_ATTRIBUTE_VALUE: value,
+        ENTITY_ATTRIBUTE_START: start,
+        ENTITY_ATTRIBUTE_END: end,
+        ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
+        EXTRACTOR: extractor,
+    }
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class VocabularyEntityExtractor(GraphComponent):
+    """Entities from the spaCy pipeline's entity ruler, with the ruler's id as the value."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "VocabularyEntityExtractor":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue
+            found = [
+                _entity(ent.label_, ent.ent_id_, ent.start_char, ent.end_char, self.__class__.__name__)
+                for ent in doc.ents
+                if ent.label_ in VOCABULARY_LABELS and ent.ent_id_
+            ]
+            if found:
+                message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class CrisisOverride(GraphComponent):
+    """Sets the crisis intent whenever the crisis detector finds a disclosure."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"intent": CRISIS_INTENT}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.intent = config["intent"]
+        self.detector = get_detector()
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CrisisOverride":
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text: Optional[str] = message.get(TEXT)
+            if not text or text.startswith("/"):
+                continue
+            detection = self.detector.detect(text)
+            if not detection.is_crisis:
+                continue
+            logger.info("crisis language detected: kinds=%s about=%s", ",".join(detection.kinds), detection.about)
+            intent = {INTENT_NAME_KEY: self.intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+            ranking = [intent] + [
+                r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) != self.intent
+            ]
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            name = self.__class__.__name__
+            crisis_entities = [_entity(CRISIS_KIND_ENTITY, kind, 0, len(text), name) for kind in detection.kinds]
+            crisis_entities.append(_entity(CRISIS_ABOUT_ENTITY, detection.about or "self", 0, len(text), name))
+            if detection.involves_child:
+                crisis_entities.append(_entity(CRISIS_CHILD_ENTITY, "yes", 0, len(text), name))
+            message.set(ENTITIES, message.get(ENTITIES, []) + crisis_entities, add_to_output=True)
+        return messages

@@ -1,0 +1,160 @@
+"""Choosing crisis services and writing the referral message (plain Python)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bot.paths import SAFETY_DIR
+from bot.yaml_data import load_yaml
+
+RESOURCES_FILE = SAFETY_DIR / "resources.yml"
+MESSAGES_FILE = SAFETY_DIR / "messages.yml"
+GENERAL_KIND = "suicide"
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    country: str
+    contact: str
+
+    def line(self) -> str:
+        return f"- {self.name}: {self.contact}"
+
+
+def resources() -> dict[str, Any]:
+    return load_yaml(RESOURCES_FILE)
+
+
+def messages() -> dict[str, Any]:
+    return load_yaml(MESSAGES_FILE)
+
+
+def _service(service_id: str) -> Service:
+    entry = resources()["services"][service_id]
+    return Service(service_id, entry["name"], entry["country"], entry["contact"])
+
+
+def normalise_country(value: str | None) -> str | None:
+    """A supported country code from a code, a name or a locale ("en-GB", "uk"), else None."""
+    if not value:
+        return None
+    text = str(value).strip().lower().replace("_", "-")
+    data = resources()
+    countries = {code.lower(): code for code in data["countries"] if code != "OTHER"}
+    aliases = {"uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "usa": "US"}
+    if text in countries:
+        return countries[text]
+    if text in aliases:
+        return aliases[text]
+    if text in data["locale_countries"]:
+        return data["locale_countries"][text]
+    for code, name in data["countries"].items():
+        if code != "OTHER" and name.lower() == text:
+            return code
+    region = text.split("-")[-1] if "-" in text else None
+    return countries.get(region) if region else None
+
+
+def choose_services(kinds: Iterable[str], country: str | None, involves_child: bool = False) -> list[Service]:
+    """Services for what was disclosed, for the person's country when known."""
+    data = resources()
+    needed = list(kinds) or [GENERAL_KIND]
+    if involves_child:
+        needed.insert(0, "child_abuse")
+    chosen: list[str] = []
+    if country in data["countries"] and country != "OTHER":
+        local = {sid: s for sid, s in data["services"].items() if s["country"] == country}
+        for kind in needed:
+            # The most specialised service first: "abuse" puts the domestic-violence line
+            # ahead of a general crisis line that also takes abuse calls.
+            matching = [sid for sid, s in local.items() if kind in s["helps_with"]]
+            chosen += sorted(matching, key=lambda sid: len(local[sid]["helps_with"]))
+        if not chosen:
+            chosen = [sid for sid, s in local.items() if GENERAL_KIND in s["helps_with"]]
+        chosen.append("findahelpline")
+    else:
+        for kind in needed:
+            chosen += data["international_by_kind"].get(kind, [])
+        chosen += data["international"]
+    return [_service(sid) for sid in dict.fromkeys(chosen)]
+
+
+def emergency_text(country: str | None) -> str:
+    data = resources()
+    if country in data["emergency"]:
+        return data["emergency"][country]["note"]
+    return data["emergency_international"]
+
+
+@dataclass(frozen=True)
+class Referral:
+    text: str
+    buttons: list[dict[str, str]]
+    services: list[Service]
+
+
+def referral_buttons() -> list[dict[str, str]]:
+    labels = messages()["buttons"]
+    return [
+        {"title": labels["safe"], "payload": "/crisis_safe"},
+        {"title": labels["numbers"], "payload": "/crisis_numbers"},
+        {"title": labels["country"], "payload": "/tell_country"},
+    ]
+
+
+def compose_referral(
+    kinds: Iterable[str],
+    about: str | None = "self",
+    country: str | None = None,
+    involves_child: bool = False,
+) -> Referral:
+    """The whole referral: warm opening, safety question, services, offer to keep talking."""
+    text_data = messages()
+    kinds = [k for k in kinds if k] or [GENERAL_KIND]
+    perspective = "other" if about == "other" else "self"
+    openings = text_data["opening"][perspective]
+    lines = [openings.get(kinds[0], openings[GENERAL_KIND])]
+    emergency = emergency_text(country)
+    if "immediate_danger" in kinds:
+        lines.append(text_data["emergency_first"].format(emergency=emergency))
+    lines.append(text_data["safety_question_other" if perspective == "other" else "safety_question"])
+    services = choose_services(kinds, country, involves_child)
+    lines.append(text_data["services_intro"])
+    lines.append("\n".join(service.line() for service in services))
+    if involves_child:
+        lines.append(text_data["child_note"])
+    if "immediate_danger" not in kinds:
+        lines.append(text_data["emergency_last"].format(emergency=emergency))
+    if country is None:
+        lines.append(text_data["country_hint"])
+    lines.append(text_data["keep_talking"])
+    return Referral("\n\n".join(lines), referral_buttons(), services)
+
+
+def numbers_text(kinds: Iterable[str], country: str | None) -> str:
+    """Just the services and emergency numbers, for "show me the numbers again"."""
+    services = choose_services([k for k in kinds if k], country)
+    return "\n\n".join(
+        [
+            messages()["numbers_intro"],
+            "\n".join(service.line() for service in services),
+            messages()["emergency_last"].format(emergency=emergency_text(country)),
+        ]
+    )
+
+
+def not_safe_text(kinds: Iterable[str], country: str | None) -> str:
+    """The reply to "no, I'm not safe": emergency services first, then the services again."""
+    first = messages()["not_safe"].format(emergency=emergency_text(country)).strip()
+    services = choose_services([k for k in kinds if k], country)
+    return "\n\n".join([first, "\n".join(service.line() for service in services)])
+
+
+def country_buttons() -> list[dict[str, str]]:
+    return [
+        {"title": name, "payload": f'/tell_country{{"country":"{code}"}}'}
+        for code, name in resources()["countries"].items()
+    ]
