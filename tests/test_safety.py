@@ -1,0 +1,83 @@
+"""The crisis detector: normalisation units and the labelled case file (recall and false alarms)."""
+
+import pytest
+
+from bot.paths import REPO_ROOT
+from bot.safety.detector import get_detector
+from bot.yaml_data import load_yaml
+
+CASES = load_yaml(REPO_ROOT / "tests" / "data" / "crisis_cases.yml")
+DISCLOSURES = [
+    (kind, about, text)
+    for kind, abouts in CASES["disclosures"].items()
+    for about, texts in abouts.items()
+    for text in texts
+]
+NEGATIVES = [(group, text) for group, texts in CASES["negatives"].items() for text in texts]
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return get_detector()
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("I WANT to KILL myself", "i want to kill myself"),
+        ("su\u200bici\u200dde", "suicide"),
+        ("ｓｕｉｃｉｄｅ", "suicide"),
+        ("k1ll mys3lf", "kill myself"),
+        ("s u i c i d e", "suicide"),
+        ("s.u.i.c.i.d.e", "suicide"),
+        ("i w a n t t o d i e", "i want to die"),
+        ("diiiie", "die"),
+        ("sucide", "suicide"),
+        ("kms", "kill myself"),
+        ("sewer slide", "suicide"),
+        ("don't", "do not"),
+        ("help!", "help!"),
+        ("I have 2 kids and I'm 15", "i have 2 kids and i'm 15"),
+        ("willing to help with billing", "willing to help with billing"),
+    ],
+)
+def test_normalisation(detector, raw, expected):
+    assert detector.normalise(raw) == expected
+
+
+def test_case_file_is_big_enough_and_covers_every_kind():
+    kinds = {kind for kind, _, _ in DISCLOSURES}
+    assert kinds == {"suicide", "self_harm", "abuse", "sexual_violence", "immediate_danger", "harm_to_others"}
+    assert len(DISCLOSURES) >= 300
+    assert len(NEGATIVES) >= 250
+
+
+def test_every_disclosure_is_caught_with_the_right_kind_and_person(detector):
+    missed = []
+    for kind, about, text in DISCLOSURES:
+        found = detector.detect(text)
+        if kind not in found.kinds or found.about not in (about, "both"):
+            missed.append((kind, about, text, found))
+    recall = 1 - len(missed) / len(DISCLOSURES)
+    print(f"\ncrisis detector recall: {recall:.1%} of {len(DISCLOSURES)} disclosures (kind and person right)")
+    assert not missed, missed
+
+
+def test_false_alarms_on_hard_negatives_stay_at_or_below_two_percent(detector):
+    alarms = [(group, text) for group, text in NEGATIVES if detector.detect(text).is_crisis]
+    rate = len(alarms) / len(NEGATIVES)
+    print(f"\ncrisis detector false alarms: {rate:.1%} of {len(NEGATIVES)} hard negatives {alarms}")
+    assert rate <= 0.02
+
+
+def test_child_involvement_is_flagged(detector):
+    assert detector.detect("my stepdad beats the kids").involves_child
+    assert not detector.detect("my husband hits me").involves_child
+
+
+def test_empty_binary_and_huge_messages_are_handled(detector):
+    assert not detector.detect("").is_crisis
+    assert not detector.detect("   \n\t").is_crisis
+    assert not detector.detect("\x00\x01\xff\ufffd").is_crisis
+    huge = "I keep checking his phone. " * 400 + "I want to kill myself"
+    assert "suicide" in detector.detect(huge).kinds
