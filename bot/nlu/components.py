@@ -91,11 +91,25 @@ class CrisisOverride(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"intent": CRISIS_INTENT}
+        # A classifier-only crisis guess (the detector found nothing) is kept only at or above
+        # this confidence; below it, idioms like "my feet are killing me" would be referred.
+        return {"intent": CRISIS_INTENT, "classifier_only_threshold": 0.98}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self.intent = config["intent"]
+        self.classifier_only_threshold = float(config["classifier_only_threshold"])
         self.detector = get_detector()
+
+    def _demote_unconfirmed_guess(self, message: Message) -> None:
+        intent = message.get(INTENT) or {}
+        if intent.get(INTENT_NAME_KEY) != self.intent:
+            return
+        if (intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self.classifier_only_threshold:
+            return
+        ranking = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) != self.intent]
+        if ranking:
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     @classmethod
     def create(
@@ -114,6 +128,7 @@ class CrisisOverride(GraphComponent):
                 continue
             detection = self.detector.detect(text)
             if not detection.is_crisis:
+                self._demote_unconfirmed_guess(message)
                 continue
             logger.info("crisis language detected: kinds=%s about=%s", ",".join(detection.kinds), detection.about)
             intent = {INTENT_NAME_KEY: self.intent, PREDICTED_CONFIDENCE_KEY: 1.0}

@@ -1,0 +1,116 @@
+"""Custom actions with rasa_sdk's Tracker and CollectingDispatcher (no Rasa server)."""
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import actions
+from bot import knowledge
+
+
+def make_tracker(slots=None, text="", intent="greet", entities=None, metadata=None, events=None, active_loop=None):
+    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or [], "metadata": metadata or {}}
+    return Tracker(
+        sender_id="test",
+        slots=slots or {},
+        latest_message=latest,
+        events=events or [],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+def run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, tracker, {})
+    return dispatcher.messages, events
+
+
+def texts(messages):
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+def test_signs_follow_the_relationship_slot_and_end_with_the_menu():
+    messages, _ = run(actions.ActionShowSigns(), make_tracker({"relationship": "romantic"}))
+    assert "Checking up on your partner" in texts(messages)
+    assert messages[-1]["buttons"] == knowledge.menu_buttons()
+
+
+def test_content_inside_a_form_has_no_menu():
+    messages, _ = run(actions.ActionShowSigns(), make_tracker({"relationship": "work"}, active_loop="self_check_form"))
+    assert len(messages) == 1 and not messages[0]["buttons"]
+
+
+def test_acknowledgement_and_menu_for_a_concern():
+    messages, _ = run(actions.ActionAcknowledgeConcern(), make_tracker({"relationship": "family"}))
+    assert "family" in texts(messages)
+    assert messages[-1]["buttons"] == knowledge.menu_buttons()
+
+
+def test_modality_from_entity_then_slot():
+    entity = [{"entity": "modality", "value": "emdr"}]
+    messages, events = run(actions.ActionExplainModality(), make_tracker(entities=entity))
+    assert "eyes from side to side" in texts(messages)
+    assert events == [{"event": "slot", "timestamp": None, "name": "modality", "value": "emdr"}]
+    messages, _ = run(actions.ActionExplainModality(), make_tracker())
+    assert "Which kind of therapy" in texts(messages)
+
+
+def test_therapy_suggestion_uses_relationship_causes_and_in_person_answer():
+    events = [{"event": "user", "parse_data": {"entities": [{"entity": "cause", "value": "anxiety"}]}}]
+    tracker = make_tracker({"relationship": "romantic", "in_person_hard": True}, events=events)
+    messages, _ = run(actions.ActionSuggestTherapy(), tracker)
+    text = texts(messages)
+    assert text.index("Online therapy") < text.index("Cognitive behavioural")
+    assert "face to face" in text and "licensed therapist" in text
+
+
+def test_self_check_questions_and_reflection():
+    slot = knowledge.self_check_slots()[0]
+    ask = next(a for a in actions.SELF_CHECK_QUESTION_ACTIONS if a().name() == f"action_ask_{slot}")
+    messages, _ = run(ask(), make_tracker())
+    assert messages[0]["text"].startswith("1/9") and [b["title"] for b in messages[0]["buttons"]] == ["Yes", "No"]
+    answers = {s: (i < 2) for i, s in enumerate(knowledge.self_check_slots())}
+    messages, _ = run(actions.ActionSelfCheckReflection(), make_tracker(answers))
+    assert "not a diagnosis" in texts(messages)
+    messages, events = run(actions.ActionStartSelfCheck(), make_tracker(answers))
+    assert all(e["value"] is None for e in events) and len(events) == 9
+
+
+def test_crisis_referral_uses_metadata_country_and_counts_without_text(tmp_path, monkeypatch):
+    log = tmp_path / "referrals.jsonl"
+    monkeypatch.setenv("TRUST_REFERRAL_LOG", str(log))
+    entities = [{"entity": "crisis_kind", "value": "abuse"}, {"entity": "crisis_about", "value": "self"}]
+    tracker = make_tracker(text="my husband hits me", intent="crisis_disclosure", entities=entities, metadata={"country": "GB"})
+    messages, events = run(actions.ActionCrisisReferral(), tracker)
+    assert "0808 2000 247" in texts(messages) and "999" in texts(messages)
+    assert events == []
+    logged = log.read_text()
+    assert '"kind": "abuse"' in logged and '"country": "GB"' in logged and "husband" not in logged
+
+
+def test_crisis_referral_falls_back_to_slot_then_locale_then_international():
+    entities = [{"entity": "crisis_kind", "value": "suicide"}]
+    slot_country, _ = run(actions.ActionCrisisReferral(), make_tracker({"country": "AU"}, entities=entities))
+    assert "13 11 14" in texts(slot_country) and "988" not in texts(slot_country)
+    locale, _ = run(actions.ActionCrisisReferral(), make_tracker(entities=entities, metadata={"locale": "en-CA"}))
+    assert "9-8-8" in texts(locale)
+    unknown, _ = run(actions.ActionCrisisReferral(), make_tracker(entities=entities))
+    assert all(n in texts(unknown) for n in ("988", "116 123", "9-8-8", "13 11 14", "findahelpline.com"))
+
+
+def test_not_safe_puts_emergency_first_and_country_buttons():
+    messages, _ = run(actions.ActionCrisisNotSafe(), make_tracker({"country": "US"}))
+    assert texts(messages).index("911") < texts(messages).index("988")
+    messages, events = run(actions.ActionSetCountry(), make_tracker())
+    assert "Where do you live?" in texts(messages) and events == []
+    messages, events = run(actions.ActionSetCountry(), make_tracker(entities=[{"entity": "country", "value": "IE"}]))
+    assert "jo@samaritans.ie" in texts(messages)
+    assert events[0]["value"] == "IE"
+
+
+def test_start_over_resets_and_greets():
+    messages, events = run(actions.ActionStartOver(), make_tracker({"relationship": "work"}))
+    assert messages[1]["response"] == "utter_greet"
+    assert {e["event"] for e in events} == {"reset_slots", "active_loop"}
