@@ -101,7 +101,13 @@ class PatternCompiler:
 
     def compile(self, pattern: str) -> list[list[dict[str, Any]]]:
         positions: list[list[dict[str, Any]]] = []
-        for spec in pattern.split():
+        # A leading or trailing "any word or none" never changes whether a pattern matches.
+        specs = pattern.split()
+        while specs and specs[0] in ("?", "*"):
+            specs.pop(0)
+        while specs and specs[-1] in ("?", "*"):
+            specs.pop()
+        for spec in specs:
             if spec == "*":
                 positions.extend([[{"OP": "?"}]] * 3)
             else:
@@ -180,8 +186,10 @@ class CrisisDetector:
         # spaCy's Matcher keeps per-call state; one thread at a time.
         with self._lock:
             matches = self.matcher(doc)
+            if not matches:
+                return CrisisDetection()
             figures = [(s, e) for _, s, e in self.exclusions(doc)]
-            child = bool(self.child_matcher(doc)) if matches else False
+            child = bool(self.child_matcher(doc))
         kinds: set[str] = set()
         about: set[str] = set()
         for match_id, start, end in matches:
