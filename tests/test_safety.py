@@ -32,6 +32,7 @@ def detector():
         ("s.u.i.c.i.d.e", "suicide"),
         ("i w a n t t o d i e", "i want to die"),
         ("diiiie", "die"),
+        ("i want to d i e", "i want to die"),
         ("sucide", "suicide"),
         ("kms", "kill myself"),
         ("sewer slide", "suicide"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"))
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t"})
 # Single characters separated by spaces, dots, dashes, underscores or asterisks: "s u i c i d e".
-SPACED_LETTERS = re.compile(r"(?<![\w@$])((?:[a-z0-9@$!][ .\-_*]{1,2}){3,}[a-z0-9@$!])(?![\w@$])")
+SPACED_LETTERS = re.compile(r"(?<![\w@$])((?:[a-z0-9@$!][ .\-_*]{1,2}){2,}[a-z0-9@$!])(?![\w@$])")
 SPACED_SEPARATORS = re.compile(r"[ .\-_*]")
 WORD = re.compile(r"[a-z0-9@$!|+']+")
 HAS_LETTER = re.compile(r"[a-z]")
