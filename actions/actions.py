@@ -25,10 +25,8 @@ def _in_form(tracker: Tracker) -> bool:
 
 def _send_with_menu(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
     """Content followed by the menu, except inside a form (the form asks its own question)."""
-    if _in_form(tracker):
-        dispatcher.utter_message(text=text)
-    else:
-        dispatcher.utter_message(text=text)
+    dispatcher.utter_message(text=text)
+    if not _in_form(tracker):
         dispatcher.utter_message(text=NEXT_PROMPT, buttons=knowledge.menu_buttons())
 
 
@@ -122,7 +120,7 @@ class ActionShowRebuild(Action):
         return "action_show_rebuild"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        _send_with_menu(dispatcher, tracker, knowledge.rebuild_text(tracker.get_slot("relationship")))
+        _send_with_menu(dispatcher, tracker, knowledge.rebuild_text())
         return []
 
 

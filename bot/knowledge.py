@@ -73,7 +73,7 @@ def causes_text() -> str:
     )
 
 
-def rebuild_text(relationship: str | None = None) -> str:
+def rebuild_text() -> str:
     data = trust()["rebuilding"]
     parts = [data["intro"]]
     for group in data["groups"]:

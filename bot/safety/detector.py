@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import spacy
 import srsly
@@ -154,9 +154,6 @@ class CrisisDetector:
         )
         self._lock = threading.Lock()
 
-    def _doc(self, normalised: str) -> Doc:
-        return self.nlp(normalised)
-
     def _about(self, kind: str, doc: Doc, start: int, end: int) -> str:
         """Whether the person at risk is the speaker ("self") or someone else ("other")."""
         if kind != "harm_to_others":
@@ -182,7 +179,7 @@ class CrisisDetector:
         """Detect crisis language in one message."""
         if not text or not text.strip():
             return CrisisDetection()
-        doc = self._doc(self.normalise(text))
+        doc = self.nlp(self.normalise(text))
         # spaCy's Matcher keeps per-call state; one thread at a time.
         with self._lock:
             matches = self.matcher(doc)
@@ -208,9 +205,6 @@ class CrisisDetector:
             about_other="other" in about,
             involves_child=child,
         )
-
-    def detect_many(self, texts: Iterable[str]) -> list[CrisisDetection]:
-        return [self.detect(t) for t in texts]
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from bot.paths import SAFETY_DIR
+from bot.paths import KNOWLEDGE_DIR, SAFETY_DIR
 from bot.yaml_data import load_yaml
 
 RESOURCES_FILE = SAFETY_DIR / "resources.yml"
@@ -37,6 +37,12 @@ def _service(service_id: str) -> Service:
     return Service(service_id, entry["name"], entry["country"], entry["contact"])
 
 
+def country_aliases() -> dict[str, str]:
+    """Country names people use ("uk", "england") mapped to codes, from the entity vocabulary."""
+    vocabulary = load_yaml(KNOWLEDGE_DIR / "vocabulary.yml")["entities"]["country"]
+    return {str(phrase).lower(): code for code, phrases in vocabulary.items() for phrase in phrases}
+
+
 def normalise_country(value: str | None) -> str | None:
     """A supported country code from a code, a name or a locale ("en-GB", "uk"), else None."""
     if not value:
@@ -44,7 +50,7 @@ def normalise_country(value: str | None) -> str | None:
     text = str(value).strip().lower().replace("_", "-")
     data = resources()
     countries = {code.lower(): code for code in data["countries"] if code != "OTHER"}
-    aliases = {"uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "usa": "US"}
+    aliases = country_aliases()
     if text in countries:
         return countries[text]
     if text in aliases:
