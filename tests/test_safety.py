@@ -82,3 +82,25 @@ def test_empty_binary_and_huge_messages_are_handled(detector):
     assert not detector.detect("\x00\x01\xff\ufffd").is_crisis
     huge = "I keep checking his phone. " * 400 + "I want to kill myself"
     assert "suicide" in detector.detect(huge).kinds
+
+
+def test_windowed_matching_finds_exactly_what_one_matcher_over_the_whole_message_finds(detector):
+    """The speed-ups (PhraseMatcher for fixed phrases, anchored windows for the rest) change
+    nothing: the matches equal those of one plain spaCy Matcher holding every pattern."""
+    from spacy.matcher import Matcher
+
+    from bot.safety.detector import PATTERNS_FILE, PatternCompiler
+
+    patterns = load_yaml(PATTERNS_FILE)
+    compiler = PatternCompiler(detector.nlp, patterns["macros"])
+    plain = Matcher(detector.nlp.vocab)
+    for kind, texts in patterns["kinds"].items():
+        for index, text in enumerate(texts):
+            words = [w for w in text.split() if w not in (">self", ">other")]
+            plain.add(f"{kind}:{index}", compiler.compile(" ".join(words)).token_patterns)
+    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
+    texts += [" ".join(texts[i : i + 12]) for i in range(0, len(texts), 12)]
+    assert detector.matcher.phrases, "fixed phrases go through the PhraseMatcher"
+    for text in texts:
+        doc = detector.nlp(detector.normalise(text))
+        assert set(detector.matcher(doc)) == set(plain(doc)), text

@@ -16,15 +16,20 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"
 SPACED_LETTERS = re.compile(r"(?<![\w@$])((?:[a-z0-9@$!][ .\-_*]{1,2}){2,}[a-z0-9@$!])(?![\w@$])")
 SPACED_SEPARATORS = re.compile(r"[ .\-_*]")
 WORD = re.compile(r"[a-z0-9@$!|+']+")
+# Words holding a digit or symbol, the only ones leetspeak can hide in.
+DISGUISED_WORD = re.compile(r"[a-z0-9@$!|+']*[0-9@$!|+][a-z0-9@$!|+']*")
 HAS_LETTER = re.compile(r"[a-z]")
 HAS_DISGUISE = re.compile(r"[0-9@$!|+]")
 STRETCHED = re.compile(r"([a-z])\1{2,}")
 CONTRACTION_FORMS = {"can't": "can not", "won't": "will not", "n't": " not", "cannot": "can not"}
 CONTRACTIONS = re.compile(r"\bcan't\b|\bwon't\b|\bcannot\b|n't\b")
+ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HYPHEN_JOIN = re.compile(r"(?<=[a-z])[-‐‑–—](?=[a-z])")
 
 
 def _strip_invisible(text: str) -> str:
+    if text.isascii():
+        return ASCII_CONTROL.sub(" ", text)
     text = unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH)
     cleaned = []
     for char in text:
@@ -33,8 +38,6 @@ def _strip_invisible(text: str) -> str:
             continue
         cleaned.append(" " if category in ("Cc", "Zl", "Zp") else char)
     return "".join(cleaned)
-
-
 
 
 def _undo_leet(word: str) -> str:
@@ -123,10 +126,11 @@ class Normaliser:
         text = text.replace("’", "'").replace("‘", "'")
         text = SPACED_LETTERS.sub(self._join_spaced, text)
         text = HYPHEN_JOIN.sub(" ", text)
-        text = WORD.sub(lambda m: _undo_leet(m.group(0)), text)
+        text = DISGUISED_WORD.sub(lambda m: _undo_leet(m.group(0)), text)
         text = STRETCHED.sub(r"\1\1", text)
         text = CONTRACTIONS.sub(lambda m: CONTRACTION_FORMS[m.group(0)], text)
-        text = WORD.sub(lambda m: self._correct(m.group(0)), text)
+        if any(w not in self.known_words or w in self.misspellings for w in WORD.findall(text)):
+            text = WORD.sub(lambda m: self._correct(m.group(0)), text)
         if self._slang_pattern is not None:
             text = self._slang_pattern.sub(lambda m: self.slang[m.group(1)], text)
         return re.sub(r"\s+", " ", text).strip()
