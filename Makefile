@@ -1,4 +1,5 @@
-# make run  - set everything up and start the assistant (action server 5055, Rasa 5005)
+# make run  - set everything up and start the assistant: chat page http://localhost:8080/,
+#             Rasa 5005 (REST + socketio), action server 5055
 # make test - set everything up and run every test
 SHELL := /bin/bash
 PYTHON_310 ?= $(shell command -v python3.10 || echo python3.10)
@@ -7,11 +8,17 @@ PY := $(VENV)/bin/python
 RASA := RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/rasa
 SPACY_MODEL := .spacy/en_trust/meta.json
 MODEL := models/trust.tar.gz
+WEBCHAT := node_modules/rasa-webchat/lib/index.js
+CHROMIUM := /usr/bin/chromium
+# The chat page's origins: Rasa's CORS allows only these (keep allowed_origins in
+# credentials.yml in step for the socketio channel).
+WEB_PORT ?= 8080
+WEB_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: setup run shell test lint validate test-core test-py bench-safety train clean
+.PHONY: setup run shell test lint validate test-core test-py bench-safety train web browser clean
 
-setup: $(VENV)/.installed $(SPACY_MODEL) $(MODEL)
+setup: $(VENV)/.installed $(SPACY_MODEL) $(MODEL) $(WEBCHAT)
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON_310) -m venv $(VENV)
@@ -28,10 +35,24 @@ $(MODEL): $(VENV)/.installed $(SPACY_MODEL) $(TRAINING_INPUTS)
 
 train: $(MODEL)
 
+# rasa-webchat from npm, pinned by package-lock.json (no install scripts run).
+$(WEBCHAT): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+web: $(WEBCHAT)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+browser: $(CHROMIUM)
+
 run: setup
 	@trap 'kill 0' INT TERM EXIT; \
 	$(RASA) run actions --port 5055 & \
-	$(RASA) run -m $(MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors "http://localhost:8080" & \
+	$(RASA) run -m $(MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors $(WEB_ORIGINS) & \
+	$(PY) -m bot.web.server --port $(WEB_PORT) --rasa-port 5005 & \
 	wait
 
 shell: setup
@@ -46,7 +67,7 @@ validate: $(VENV)/.installed
 test-core: setup
 	$(RASA) test core -m $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
 
-test-py: setup
+test-py: setup $(CHROMIUM)
 	PYTHONPATH=. $(VENV)/bin/pytest -q tests
 
 test: setup lint validate test-core test-py
@@ -55,4 +76,4 @@ bench-safety: $(VENV)/.installed $(SPACY_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.benchmark
 
 clean:
-	rm -rf models results .spacy
+	rm -rf models results .spacy node_modules

@@ -3,6 +3,9 @@
 - `VocabularyEntityExtractor` turns the entities of the project's spaCy pipeline (its entity
   ruler, built from bot/knowledge/vocabulary.yml) into Rasa entities: `relationship`,
   `modality`, `cause` and `country`, each with its normalised value.
+- `UnreadableMessageGuard` sends messages with no letter or digit in them (empty, emoji only,
+  binary junk) to the `nlu_fallback` intent, so they get the "say it another way" reply
+  instead of whatever the classifier guessed from nothing.
 - `CrisisOverride` runs the crisis detector on every message and, on a match, sets the
   `crisis_disclosure` intent with confidence 1.0 and the kinds as `crisis_kind` entities,
   whatever the classifier thought. It must come after every intent classifier.
@@ -39,6 +42,7 @@ from bot.safety.detector import get_detector
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis_disclosure"
+FALLBACK_INTENT = "nlu_fallback"
 CRISIS_KIND_ENTITY = "crisis_kind"
 CRISIS_ABOUT_ENTITY = "crisis_about"
 CRISIS_CHILD_ENTITY = "crisis_child"
@@ -82,6 +86,31 @@ class VocabularyEntityExtractor(GraphComponent):
             ]
             if found:
                 message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class UnreadableMessageGuard(GraphComponent):
+    """Routes messages without a single letter or digit to the fallback intent."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "UnreadableMessageGuard":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if any(char.isalnum() for char in text):
+                continue
+            intent = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
         return messages
 
 

@@ -1,5 +1,1 @@
-"""Crisis safety: detecting disclosures and choosing the right services."""
-
-from bot.safety.detector import CrisisDetection, CrisisDetector, get_detector
-
-__all__ = ["CrisisDetection", "CrisisDetector", "get_detector"]
+"""Crisis safety: detecting disclosures (detector.py) and choosing the right services (referral.py)."""

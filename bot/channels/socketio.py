@@ -1,0 +1,97 @@
+"""Rasa's socketio channel (used by the web chat page) with an origin check and safe parsing.
+
+credentials.yml:
+
+    bot.channels.socketio.SocketIOInput:
+      user_message_evt: user_uttered
+      bot_message_evt: bot_uttered
+      session_persistence: true
+      metadata_key: customData
+      allowed_origins: [http://localhost:8080]
+
+Browsers send an Origin header; a connection from a page on any other origin is refused, so
+another site cannot talk to the assistant in a visitor's name. Clients that send no Origin
+(scripts, tests) are let in, as CORS would. A malformed event gets a clear reply instead of
+an exception in the server log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOOutput
+from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+
+from bot.channels.input_guard import clean_metadata, clean_text
+
+logger = logging.getLogger(__name__)
+
+
+class SocketIOInput(RasaSocketIOInput):
+    """socketio with `allowed_origins` and tolerant message parsing."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        channel = super().from_credentials(credentials)
+        channel.allowed_origins = list(credentials.get("allowed_origins") or [])
+        return channel
+
+    def __init__(self, *args: Any, allowed_origins: Optional[List[Text]] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed_origins = list(allowed_origins or [])
+
+    def origin_allowed(self, origin: Optional[Text]) -> bool:
+        return origin is None or not self.allowed_origins or origin in self.allowed_origins
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
+        socketio_webhook = super().blueprint(on_new_message)
+        sio = self.sio
+        rasa_connect = sio.handlers[self.namespace or "/"]["connect"]
+
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            if not self.origin_allowed(environ.get("HTTP_ORIGIN")):
+                logger.warning("Refused a socketio connection from an origin not in allowed_origins.")
+                return False
+            return await rasa_connect(sid, environ, auth)
+
+        async def handle_message(sid: Text, data: Any) -> None:
+            output_channel = SocketIOOutput(sio, self.bot_message_evt)
+            if not isinstance(data, dict):
+                data = {"message": data}
+            if self.session_persistence:
+                sender_id = data.get("session_id")
+                if not isinstance(sender_id, str) or not sender_id:
+                    await sio.emit(
+                        self.bot_message_evt,
+                        {"text": "Sorry, this chat lost its connection details. Please reload the page."},
+                        room=sid,
+                    )
+                    return
+            else:
+                sender_id = sid
+            metadata = data.get(self.metadata_key)
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = None
+            message = UserMessage(
+                clean_text(data.get("message")),
+                output_channel,
+                sender_id,
+                input_channel=self.name(),
+                metadata=clean_metadata(metadata),
+            )
+            await on_new_message(message)
+
+        sio.on("connect", connect, namespace=self.namespace)
+        sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
+        return socketio_webhook
