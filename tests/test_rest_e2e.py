@@ -2,19 +2,13 @@
 right kind of service, conversations carry context, and bad input gets an answer."""
 
 import json
-import os
-import socket
-import subprocess
-import time
-import urllib.request
 import uuid
 
 import pytest
 
-from bot.paths import REPO_ROOT
+from tests.servers import post
 from tests.test_safety import DISCLOSURES, NEGATIVES
 
-RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
 # A number only the right kind of service shows, with the country unknown (international set).
 KIND_MARKERS = {
     "suicide": "988",
@@ -26,60 +20,13 @@ KIND_MARKERS = {
 }
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url, seconds=240):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("servers")
-    action_port, rasa_port = _free_port(), _free_port()
-    endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               TRUST_REFERRAL_LOG=str(tmp / "referrals.jsonl"), PYTHONPATH=str(REPO_ROOT))
-    logs = open(tmp / "servers.log", "w")
-    processes = [
-        subprocess.Popen([RASA, "run", "actions", "--port", str(action_port)], cwd=REPO_ROOT, env=env, stdout=logs, stderr=logs),
-        subprocess.Popen([RASA, "run", "-m", "models/trust.tar.gz", "--port", str(rasa_port), "--credentials",
-                          "credentials.yml", "--endpoints", str(endpoints)], cwd=REPO_ROOT, env=env, stdout=logs, stderr=logs),
-    ]
-    try:
-        _wait(f"http://127.0.0.1:{action_port}/health")
-        _wait(f"http://127.0.0.1:{rasa_port}/")
-        running = {"url": f"http://127.0.0.1:{rasa_port}", "log": tmp / "referrals.jsonl"}
-        deadline = time.time() + 240
-        while not send(running, "warm-up", "hi")[1] and time.time() < deadline:
-            time.sleep(1)
-        yield running
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+def server(assistant):
+    return assistant
 
 
-def send(server, sender, message, metadata=None, raw=None):
-    body = raw if raw is not None else json.dumps({"sender": sender, "message": message, "metadata": metadata or {}}).encode()
-    request = urllib.request.Request(server["url"] + "/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"[]")
-    except urllib.error.HTTPError as error:
-        return error.code, None
+def send(server, sender, message, metadata=None):
+    return server.rest(sender, message, metadata)
 
 
 def text_of(replies):
@@ -110,7 +57,7 @@ def test_false_alarm_figure_through_the_assistant(server):
 def test_country_from_metadata_and_referral_counted_without_text(server):
     _, replies = send(server, "meta-gb", "my husband hits me", metadata={"country": "GB"})
     assert "0808 2000 247" in text_of(replies)
-    logged = server["log"].read_text()
+    logged = server.referral_log.read_text()
     assert '"country": "GB"' in logged and "husband" not in logged
 
 
@@ -131,18 +78,35 @@ def test_crisis_inside_the_self_check_then_conversation_continues(server):
     assert "Signs" in json.dumps(send(server, sender, "I'm safe, keep talking")[1])
 
 
+UNREADABLE_REPLY = "Could you say it another way"
+
+
 @pytest.mark.parametrize("message", ["", " ", "x" * 10_000, "\x00\x01\x02\xff", "/nonexistent_intent", "🙂" * 50])
-def test_bad_input_gets_an_answer_and_the_server_keeps_serving(server, message):
+def test_bad_input_gets_a_clear_answer_and_loses_nothing(server, message):
     sender = f"bad-{uuid.uuid4().hex}"
     send(server, sender, "my boss lied to me")
     status, replies = send(server, sender, message)
-    assert status == 200
+    assert status == 200 and UNREADABLE_REPLY in text_of(replies)
     status, replies = send(server, sender, "what are the signs?")
     assert status == 200 and "Struggling to hand work over" in text_of(replies)
 
 
-def test_malformed_json_is_refused_and_nothing_breaks(server):
-    status, _ = send(server, "x", None, raw=b"{not json")
-    assert 400 <= status < 500
-    status, replies = send(server, f"after-{uuid.uuid4().hex}", "hi")
-    assert status == 200 and "automated assistant" in text_of(replies)
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[1, 2]", b'"just a string"', b"null", b'{"message": "hi"}', b'{"sender": {"a": 1}, "message": "hi"}',
+     b'{"sender": "' + b"s" * 500 + b'", "message": "hi"}', b"\xff\xfe\x00binary"],
+)
+def test_malformed_requests_are_refused_with_a_reason_and_nothing_breaks(server, body):
+    sender = f"kept-{uuid.uuid4().hex}"
+    send(server, sender, "my boss lied to me")
+    status, answer = post(server.rasa_url + "/webhooks/rest/webhook", body)
+    assert status == 400 and answer["error"]
+    status, replies = send(server, sender, "what are the signs?")
+    assert status == 200 and "Struggling to hand work over" in text_of(replies)
+
+
+@pytest.mark.parametrize("message, metadata", [(12345, {}), (["a", "list"], {}), ({"a": 1}, {}), ("hi", "not a dict"),
+                                               ("hi", {"country": {"nested": True}}), ("hi", {"country": "x" * 5000})])
+def test_wrong_types_in_the_body_still_get_a_reply(server, message, metadata):
+    status, replies = send(server, f"types-{uuid.uuid4().hex}", message, metadata)
+    assert status == 200 and text_of(replies)
