@@ -13,10 +13,14 @@ CHROMIUM := /usr/bin/chromium
 # The chat page's origins: Rasa's CORS allows only these (keep allowed_origins in
 # credentials.yml in step for the socketio channel).
 WEB_PORT ?= 8080
+# Request bodies over this many bytes get 413 (Sanic reads SANIC_* settings from the environment).
+export SANIC_REQUEST_MAX_SIZE ?= 1000000
+# Rasa's HTTP API (trackers, events, model) is on only with a token: TRUST_API_TOKEN=... make run
+API_FLAGS = $(if $(TRUST_API_TOKEN),--enable-api --auth-token $(TRUST_API_TOKEN))
 WEB_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: setup run shell test lint validate test-core test-py bench-safety train web browser clean
+.PHONY: setup run shell test lint validate test-core test-py bench-safety train web browser forget-older forget clean
 
 setup: $(VENV)/.installed $(SPACY_MODEL) $(MODEL) $(WEBCHAT)
 
@@ -51,7 +55,7 @@ browser: $(CHROMIUM)
 run: setup
 	@trap 'kill 0' INT TERM EXIT; \
 	$(RASA) run actions --port 5055 & \
-	$(RASA) run -m $(MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors $(WEB_ORIGINS) & \
+	$(RASA) run -m $(MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors $(WEB_ORIGINS) $(API_FLAGS) & \
 	$(PY) -m bot.web.server --port $(WEB_PORT) --rasa-port 5005 & \
 	wait
 
@@ -71,6 +75,14 @@ test-py: setup $(CHROMIUM)
 	PYTHONPATH=. $(VENV)/bin/pytest -q tests
 
 test: setup lint validate test-core test-py
+
+# Retention and the right to be forgotten on the tracker store in endpoints.yml (bot/privacy.py).
+DAYS ?= 30
+forget-older: $(VENV)/.installed
+	PYTHONPATH=. $(PY) -m bot.privacy --endpoints endpoints.yml forget-older --days $(DAYS)
+
+forget: $(VENV)/.installed
+	PYTHONPATH=. $(PY) -m bot.privacy --endpoints endpoints.yml forget "$(SENDER)"
 
 bench-safety: $(VENV)/.installed $(SPACY_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.benchmark

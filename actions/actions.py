@@ -43,21 +43,8 @@ def _all_user_entities(tracker: Tracker, name: str) -> List[str]:
 
 
 def person_country(tracker: Tracker) -> Optional[str]:
-    """Country from channel metadata, then the locale, then the `country` slot."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        metadata = {}
-    found = referral.normalise_country(metadata.get("country"))
-    if found:
-        return found
-    slot = referral.normalise_country(tracker.get_slot("country"))
-    if slot:
-        return slot
-    for key in ("locale", "language_code", "language"):
-        found = referral.normalise_country(metadata.get(key))
-        if found:
-            return found
-    return None
+    """Country from channel metadata, then the `country` slot, then the locale."""
+    return referral.person_country(tracker.latest_message.get("metadata"), tracker.get_slot("country"))
 
 
 class ActionAskRelationship(Action):

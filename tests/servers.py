@@ -23,6 +23,7 @@ from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
 STARTUP_SECONDS = 300
+REQUEST_MAX_BYTES = 1_000_000  # as `make run` sets it
 
 
 def free_port() -> int:
@@ -67,6 +68,31 @@ class Assistant:
     telegram: FakeTelegram
     referral_log: Path
     log_file: Path
+    tracker_db: Path
+    api_token: str
+    processes: dict[str, subprocess.Popen]
+    commands: dict[str, list[str]]
+    env: dict[str, str]
+    action_url: str
+
+    def _start(self, name: str) -> None:
+        logs = open(self.log_file, "a")
+        self.processes[name] = subprocess.Popen(self.commands[name], cwd=REPO_ROOT, env=self.env, stdout=logs, stderr=logs)
+
+    def stop(self, name: str, kill: bool = False) -> None:
+        process = self.processes[name]
+        process.kill() if kill else process.terminate()
+        process.wait(timeout=30)
+
+    def start(self, name: str) -> None:
+        """Starts a stopped part again and waits until it answers."""
+        self._start(name)
+        health = {"actions": self.action_url + "/health", "rasa": self.rasa_url + "/"}[name]
+        wait_for(health, process=self.processes[name])
+        if name == "rasa":
+            deadline = time.time() + STARTUP_SECONDS
+            while not self.rest("warm-up", "hi")[1] and time.time() < deadline:
+                time.sleep(1)
 
     def rest(self, sender: str, message: Any, metadata: Any = None) -> tuple[int, Any]:
         body = {"sender": sender, "message": message, "metadata": metadata or {}}
@@ -94,45 +120,59 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
     """Everything started and answering; stopped on exit."""
     action_port, rasa_port, page_port = free_port(), free_port(), free_port()
     page_origins = [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"]
+    tracker_db = tmp / "trackers.db"
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    endpoints.write_text(yaml.safe_dump({
+        "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
+        "tracker_store": {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(tracker_db)},
+    }))
+    api_token = os.urandom(16).hex()
     env = dict(
         os.environ,
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
         TRUST_REFERRAL_LOG=str(tmp / "referrals.jsonl"),
         PYTHONPATH=str(REPO_ROOT),
+        SANIC_REQUEST_MAX_SIZE=str(REQUEST_MAX_BYTES),
     )
     log_file = tmp / "servers.log"
-    with FakeTelegram() as telegram, open(log_file, "w") as logs:
+    with FakeTelegram() as telegram:
         credentials = tmp / "credentials.yml"
         credentials.write_text(yaml.safe_dump(_credentials(page_origins, telegram, rasa_port)))
-        commands = [
-            [RASA, "run", "actions", "--port", str(action_port)],
-            [RASA, "run", "-m", "models/trust.tar.gz", "--port", str(rasa_port), "--credentials", str(credentials),
-             "--endpoints", str(endpoints), "--cors", *page_origins],
-            [sys.executable, "-m", "bot.web.server", "--port", str(page_port), "--rasa-port", str(rasa_port)],
-        ]
-        processes = [subprocess.Popen(c, cwd=REPO_ROOT, env=env, stdout=logs, stderr=logs) for c in commands]
+        commands = {
+            "actions": [RASA, "run", "actions", "--port", str(action_port)],
+            "rasa": [RASA, "run", "-m", "models/trust.tar.gz", "--port", str(rasa_port), "--credentials", str(credentials),
+                     "--endpoints", str(endpoints), "--cors", *page_origins, "--enable-api", "--auth-token", api_token],
+            "page": [sys.executable, "-m", "bot.web.server", "--port", str(page_port), "--rasa-port", str(rasa_port)],
+        }
+        assistant = Assistant(
+            rasa_url=f"http://127.0.0.1:{rasa_port}",
+            page_url=f"http://127.0.0.1:{page_port}/",
+            telegram=telegram,
+            referral_log=tmp / "referrals.jsonl",
+            log_file=log_file,
+            tracker_db=tracker_db,
+            api_token=api_token,
+            processes={},
+            commands=commands,
+            env=env,
+            action_url=f"http://127.0.0.1:{action_port}",
+        )
+        for name in commands:
+            assistant._start(name)
         try:
-            wait_for(f"http://127.0.0.1:{action_port}/health", process=processes[0])
-            wait_for(f"http://127.0.0.1:{rasa_port}/", process=processes[1])
-            wait_for(f"http://127.0.0.1:{page_port}/health", process=processes[2])
-            assistant = Assistant(
-                rasa_url=f"http://127.0.0.1:{rasa_port}",
-                page_url=f"http://127.0.0.1:{page_port}/",
-                telegram=telegram,
-                referral_log=tmp / "referrals.jsonl",
-                log_file=log_file,
-            )
+            wait_for(assistant.action_url + "/health", process=assistant.processes["actions"])
+            wait_for(f"http://127.0.0.1:{page_port}/health", process=assistant.processes["page"])
+            wait_for(assistant.rasa_url + "/", process=assistant.processes["rasa"])
             deadline = time.time() + STARTUP_SECONDS
             while not assistant.rest("warm-up", "hi")[1] and time.time() < deadline:
                 time.sleep(1)
             yield assistant
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
+            for process in assistant.processes.values():
+                if process.poll() is None:
+                    process.terminate()
+            for process in assistant.processes.values():
                 try:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:

@@ -4,11 +4,11 @@ credentials.yml: `bot.channels.rest.RestInput:` (takes no settings). Same URL an
 Rasa's own (`POST /webhooks/rest/webhook` with `sender`, `message`, optional `metadata`), but
 a body that is not a JSON object, or a sender that is not a short string or number, is a 400
 with a reason; a message that is not text is treated as empty. Streaming is not offered.
+A turn that produces no reply gets the safety net (bot/channels/safety_net.py).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Awaitable, Callable, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -17,10 +17,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.input_guard import clean_metadata, clean_text
+from bot.channels.safety_net import handle_with_safety_net
 
-logger = logging.getLogger(__name__)
 MAX_SENDER_LENGTH = 128
-TROUBLE_REPLY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def _error(reason: str, status: int = 400) -> HTTPResponse:
@@ -55,20 +54,10 @@ class RestInput(InputChannel):
             if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_LENGTH:
                 return _error(f'"sender" must be a non-empty string of at most {MAX_SENDER_LENGTH} characters.')
             collector = CollectingOutputChannel()
-            message = UserMessage(
-                clean_text(body.get("message")),
-                collector,
-                sender,
-                input_channel=self.name(),
-                metadata=clean_metadata(body.get("metadata")),
+            await handle_with_safety_net(
+                on_new_message, clean_text(body.get("message")), collector, sender, self.name(),
+                clean_metadata(body.get("metadata")),
             )
-            try:
-                await on_new_message(message)
-            except Exception as error:  # keep serving; the reason, never the text, goes to the log
-                logger.error("Handling a REST message failed: %s", type(error).__name__)
-                logger.debug("REST failure details", exc_info=True)
-                if not collector.messages:
-                    collector.messages.append({"recipient_id": sender, "text": TROUBLE_REPLY})
             return response.json(collector.messages)
 
         return webhook

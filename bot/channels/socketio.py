@@ -12,7 +12,8 @@ credentials.yml:
 Browsers send an Origin header; a connection from a page on any other origin is refused, so
 another site cannot talk to the assistant in a visitor's name. Clients that send no Origin
 (scripts, tests) are let in, as CORS would. A malformed event gets a clear reply instead of
-an exception in the server log.
+an exception in the server log; a turn that produces no reply gets the safety net
+(bot/channels/safety_net.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOOutput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 
 from bot.channels.input_guard import clean_metadata, clean_text
+from bot.channels.safety_net import handle_with_safety_net
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +85,10 @@ class SocketIOInput(RasaSocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = None
-            message = UserMessage(
-                clean_text(data.get("message")),
-                output_channel,
-                sender_id,
-                input_channel=self.name(),
-                metadata=clean_metadata(metadata),
+            await handle_with_safety_net(
+                on_new_message, clean_text(data.get("message")), output_channel, sender_id, self.name(),
+                clean_metadata(metadata),
             )
-            await on_new_message(message)
 
         sio.on("connect", connect, namespace=self.namespace)
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)

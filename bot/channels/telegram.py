@@ -18,7 +18,8 @@ What it changes from Rasa's own:
   fit where they probably are when nothing better is known.
 - /start greets; stickers, photos and voice notes get "please type it"; update types without a
   chat are acknowledged and ignored; a body that is not an Update is a 400. Nothing raises out
-  of the webhook, since Telegram would resend the same update again and again.
+  of the webhook, since Telegram would resend the same update again and again; a turn that
+  produces no reply gets the safety net (bot/channels/safety_net.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.input_guard import clean_metadata
+from bot.channels.safety_net import handle_with_safety_net
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +183,4 @@ class TelegramInput(RasaTelegramInput):
             command = text.split(" ", 1)[0].split("@", 1)[0]
             text = COMMANDS.get(command, text)
         metadata = clean_metadata({"language_code": getattr(user, "language_code", None)})
-        await on_new_message(
-            UserMessage(text, out_channel, str(chat_id), input_channel=self.name(), metadata=metadata)
-        )
+        await handle_with_safety_net(on_new_message, text, out_channel, str(chat_id), self.name(), metadata)

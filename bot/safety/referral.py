@@ -64,6 +64,18 @@ def normalise_country(value: str | None) -> str | None:
     return countries.get(region) if region else None
 
 
+def person_country(metadata: Any, slot_value: Any = None) -> str | None:
+    """Country from channel metadata `country`, then the `country` slot, then the metadata's
+    locale or language (Telegram gives only that)."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    for value in (metadata.get("country"), slot_value, metadata.get("locale"), metadata.get("language_code"),
+                  metadata.get("language")):
+        found = normalise_country(value)
+        if found:
+            return found
+    return None
+
+
 def choose_services(kinds: Iterable[str], country: str | None, involves_child: bool = False) -> list[Service]:
     """Services for what was disclosed, for the person's country when known."""
     data = resources()

@@ -1,0 +1,68 @@
+"""What every channel sends when a turn produced no reply at all (the action server is down,
+the database is unreachable, a bug): an apology, and the crisis referral when the message was
+a disclosure. It runs inside the Rasa server, so it does not depend on the action server.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+
+from bot import knowledge
+from bot.safety import referral
+from bot.safety.detector import get_detector
+
+logger = logging.getLogger(__name__)
+
+
+def safety_net_replies(text: Any, metadata: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Replies (Rasa's `{"text", "buttons"}` shape) for a turn that produced none."""
+    texts = referral.messages()
+    detection = get_detector().detect(text if isinstance(text, str) else "")
+    if not detection.is_crisis:
+        return [{"text": texts["trouble_short"], "buttons": knowledge.menu_buttons()}]
+    logger.warning("No reply was produced for a crisis disclosure; sending the referral from the channel.")
+    found = referral.compose_referral(
+        detection.kinds, detection.about, referral.person_country(metadata), detection.involves_child
+    )
+    return [{"text": texts["trouble"]}, {"text": found.text, "buttons": found.buttons}]
+
+
+class CountingOutput(OutputChannel):
+    """Wraps a channel's output for one turn and counts the messages sent through it."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    def name(self) -> Text:  # type: ignore[override]
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, message)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+
+async def handle_with_safety_net(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    text: Text,
+    output: OutputChannel,
+    sender_id: Text,
+    input_channel: Text,
+    metadata: Optional[Dict[Text, Any]],
+) -> None:
+    """Runs one turn; if it sent nothing (or failed), sends the safety-net replies."""
+    counting = CountingOutput(output)
+    try:
+        await on_new_message(UserMessage(text, counting, sender_id, input_channel=input_channel, metadata=metadata))
+    except Exception as error:  # keep serving; the kind of failure, never the text, goes to the log
+        logger.error("Handling a %s message failed: %s", input_channel, type(error).__name__)
+        logger.debug("Failure details", exc_info=True)
+    if counting.sent == 0:
+        for reply in safety_net_replies(text, metadata):
+            await output.send_response(sender_id, reply)

@@ -1,0 +1,91 @@
+"""Rasa's SQL tracker store with retention and the right to be forgotten.
+
+endpoints.yml:
+
+    tracker_store:
+      type: bot.tracker_store.PrivateSQLTrackerStore
+      dialect: sqlite            # or postgresql, with host/port/username/password
+      db: var/trackers.db
+
+- When a turn sent `utter_conversation_deleted` (the person asked to delete their
+  conversation and confirmed, data/rules/privacy.yml), every stored event of that sender is
+  deleted instead of saved. It is a response, not a custom action, so it works even while
+  the action server is down.
+- `delete_sender` and `delete_older_than` back the commands in bot/privacy.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Optional, Text
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import func
+
+FORGET_ACTION = "utter_conversation_deleted"
+DAY_SECONDS = 24 * 60 * 60
+logger = logging.getLogger(__name__)
+
+
+def asked_to_be_forgotten(tracker: DialogueStateTracker) -> bool:
+    """Whether the deletion was confirmed since the person's latest message."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name == FORGET_ACTION:
+            return True
+    return False
+
+
+class PrivateSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore that can forget a sender and drop old conversations."""
+
+    def __init__(self, *args: Any, dialect: Text = "sqlite", db: Text = "rasa.db", **kwargs: Any) -> None:
+        if dialect == "sqlite" and db not in ("", ":memory:"):
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(*args, dialect=dialect, db=db, **kwargs)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        if asked_to_be_forgotten(tracker):
+            deleted = self.delete_sender(tracker.sender_id)
+            logger.info("Forgot a conversation at its sender's request (%d events).", deleted)
+            return
+        await super().save(tracker)
+
+    def delete_sender(self, sender_id: Text) -> int:
+        """Deletes every event of one sender; returns how many."""
+        with self.session_scope() as session:
+            deleted = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            session.commit()
+        return int(deleted)
+
+    def delete_older_than(self, days: float, now: Optional[float] = None) -> tuple[int, int]:
+        """Deletes conversations whose latest event is older than `days`; (senders, events)."""
+        cutoff = (now if now is not None else time.time()) - days * DAY_SECONDS
+        with self.session_scope() as session:
+            stale = [
+                sender
+                for (sender,) in session.query(self.SQLEvent.sender_id)
+                .group_by(self.SQLEvent.sender_id)
+                .having(func.max(self.SQLEvent.timestamp) < cutoff)
+                .all()
+            ]
+            events = 0
+            for start in range(0, len(stale), 500):
+                chunk = stale[start : start + 500]
+                events += session.query(self.SQLEvent).filter(self.SQLEvent.sender_id.in_(chunk)).delete(
+                    synchronize_session=False
+                )
+            session.commit()
+        return len(stale), int(events)
+
+    def count_events(self, sender_id: Optional[Text] = None) -> int:
+        with self.session_scope() as session:
+            query = session.query(self.SQLEvent)
+            if sender_id is not None:
+                query = query.filter(self.SQLEvent.sender_id == sender_id)
+            return int(query.count())
