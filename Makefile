@@ -63,7 +63,7 @@ shell: setup
 	$(RASA) shell -m $(MODEL) --endpoints endpoints.yml
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check bot actions tests
+	$(VENV)/bin/ruff check bot actions tests bench
 
 validate: $(VENV)/.installed
 	$(RASA) data validate --fail-on-warnings

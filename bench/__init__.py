@@ -1,0 +1,1 @@
+"""Load generation and the benchmark suite (`make bench`)."""

@@ -1,0 +1,118 @@
+"""A REST load generator: many scripted conversations at once against a Rasa server.
+
+Each conversation is ten turns from `SCRIPTS`, some with a crisis disclosure in the middle.
+Every reply is checked: HTTP 200, a JSON list of messages each with text or buttons, and a
+crisis referral on crisis turns (only for assistants that refer: `expect_referrals`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+CRISIS_TURN = "i want to kill myself"
+SCRIPTS = [
+    ["hi", "/choose_relationship{\"relationship\":\"romantic\"}", "/ask_signs", "why am I like this?",
+     CRISIS_TURN, "/crisis_safe", "how do I rebuild trust?", "what therapy could help?", "thanks", "bye"],
+    ["hello", "my boss takes credit for my work", "what are the signs?", "what causes this?", "how can I fix it?",
+     "tell me about couples therapy", "my partner hits me", "yes", "thank you", "goodbye"],
+    ["hey", "my sister reads my diary", "/ask_causes", "/ask_rebuild", "/ask_therapy", "I feel alone",
+     "what is CBT?", "/show_menu", "thanks", "bye"],
+]
+REFERRAL_MARKERS = ("Are you safe right now?", "Are they safe right now")
+CRISIS_TURNS = {CRISIS_TURN, "my partner hits me"}
+
+
+@dataclass
+class LoadResult:
+    concurrency: int
+    conversations: int
+    turns: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    crisis_turns: int = 0
+    crisis_referred: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms) or [0.0]
+
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+        return {
+            "concurrency": self.concurrency,
+            "conversations": self.conversations,
+            "messages": len(self.latencies_ms),
+            "errors": len(self.errors),
+            "p50_ms": round(pct(0.50), 1),
+            "p95_ms": round(pct(0.95), 1),
+            "p99_ms": round(pct(0.99), 1),
+            "mean_ms": round(statistics.fmean(ordered), 1),
+            "messages_per_second": round(len(self.latencies_ms) / self.seconds, 1) if self.seconds else 0.0,
+            "crisis_referred": f"{self.crisis_referred}/{self.crisis_turns}",
+        }
+
+
+def well_formed(replies: Any) -> bool:
+    return isinstance(replies, list) and bool(replies) and all(
+        isinstance(r, dict) and (isinstance(r.get("text"), str) or isinstance(r.get("buttons"), list)) for r in replies
+    )
+
+
+async def _conversation(session: aiohttp.ClientSession, url: str, script: list[str], result: LoadResult,
+                        expect_referrals: bool) -> None:
+    sender = f"load-{uuid.uuid4().hex}"
+    for message in script:
+        started = time.perf_counter()
+        try:
+            async with session.post(url, json={"sender": sender, "message": message}) as response:
+                body = await response.text()
+                status = response.status
+        except Exception as error:  # a refused or dropped connection is an error to count
+            result.errors.append(f"{type(error).__name__}")
+            continue
+        result.latencies_ms.append((time.perf_counter() - started) * 1000)
+        try:
+            replies = json.loads(body)
+        except ValueError:
+            replies = None
+        if status != 200 or not well_formed(replies):
+            result.errors.append(f"status {status}: {body[:120]}")
+            continue
+        if expect_referrals and message in CRISIS_TURNS:
+            result.crisis_turns += 1
+            text = "\n".join(r.get("text") or "" for r in replies)
+            result.crisis_referred += any(marker in text for marker in REFERRAL_MARKERS)
+
+
+async def run_load(rasa_url: str, concurrency: int, conversations: int, expect_referrals: bool = True) -> LoadResult:
+    """`conversations` conversations, `concurrency` of them at a time."""
+    url = rasa_url.rstrip("/") + "/webhooks/rest/webhook"
+    result = LoadResult(concurrency, conversations, len(SCRIPTS[0]), 0.0)
+    gate = asyncio.Semaphore(concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+
+    async def one(index: int) -> None:
+        async with gate:
+            await _conversation(session, url, SCRIPTS[index % len(SCRIPTS)], result, expect_referrals)
+
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(conversations)))
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
