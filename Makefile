@@ -20,7 +20,7 @@ API_FLAGS = $(if $(TRUST_API_TOKEN),--enable-api --auth-token $(TRUST_API_TOKEN)
 WEB_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: setup run shell test lint validate test-core test-py bench-safety train web browser forget-older forget clean
+.PHONY: setup run shell test lint validate test-core test-py bench-safety train web browser services run-cluster forget-older forget bench clean
 
 setup: $(VENV)/.installed $(SPACY_MODEL) $(MODEL) $(WEBCHAT)
 
@@ -46,11 +46,28 @@ $(WEBCHAT): package.json package-lock.json
 
 web: $(WEBCHAT)
 
-# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+# Debian packages, installed when missing: Chromium for the browser tests (Playwright drives
+# it; no browser download), nginx, Redis and PostgreSQL for the cluster and its test.
 $(CHROMIUM):
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	deploy/apt-install.sh chromium
 
 browser: $(CHROMIUM)
+
+NGINX := /usr/sbin/nginx
+REDIS := /usr/bin/redis-server
+POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
+$(NGINX):
+	deploy/apt-install.sh nginx-light
+$(REDIS):
+	deploy/apt-install.sh redis-server
+$(POSTGRES):
+	deploy/apt-install.sh postgresql
+
+services: $(NGINX) $(REDIS) $(POSTGRES)
+
+# Two Rasa processes sharing PostgreSQL and Redis behind nginx on :5005 (deploy/cluster.py).
+run-cluster: setup services
+	PYTHONPATH=. $(PY) -m deploy.cluster --rasa 2 --port 5005
 
 run: setup
 	@trap 'kill 0' INT TERM EXIT; \
@@ -63,7 +80,7 @@ shell: setup
 	$(RASA) shell -m $(MODEL) --endpoints endpoints.yml
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check bot actions tests bench
+	$(VENV)/bin/ruff check bot actions tests bench deploy
 
 validate: $(VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
@@ -71,7 +88,7 @@ validate: $(VENV)/.installed
 test-core: setup
 	$(RASA) test core -m $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
 
-test-py: setup $(CHROMIUM)
+test-py: setup $(CHROMIUM) services
 	PYTHONPATH=. $(VENV)/bin/pytest -q tests
 
 test: setup lint validate test-core test-py
@@ -83,6 +100,10 @@ forget-older: $(VENV)/.installed
 
 forget: $(VENV)/.installed
 	PYTHONPATH=. $(PY) -m bot.privacy --endpoints endpoints.yml forget "$(SENDER)"
+
+# The full benchmark (bench/run.py): this assistant next to `rasa init`, detector, training.
+bench: setup
+	PYTHONPATH=. $(PY) -m bench.run
 
 bench-safety: $(VENV)/.installed $(SPACY_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.benchmark

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,32 +18,12 @@ from typing import Any, Iterator
 import yaml
 
 from bot.paths import REPO_ROOT
+from deploy.services import free_port, stop_processes, wait_for
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
 STARTUP_SECONDS = 300
 REQUEST_MAX_BYTES = 1_000_000  # as `make run` sets it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = STARTUP_SECONDS, process: subprocess.Popen | None = None) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process serving {url} exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # it answered
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def post(url: str, body: bytes, content_type: str = "application/json", timeout: float = 60) -> tuple[int, Any]:
@@ -169,11 +148,4 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
                 time.sleep(1)
             yield assistant
         finally:
-            for process in assistant.processes.values():
-                if process.poll() is None:
-                    process.terminate()
-            for process in assistant.processes.values():
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_processes(assistant.processes.values())

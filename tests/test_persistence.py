@@ -12,7 +12,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.paths import REPO_ROOT
 from bot.privacy import main as privacy_main
 from bot.tracker_store import FORGET_ACTION, PrivateSQLTrackerStore, asked_to_be_forgotten
-from tests.throwaway_services import throwaway_postgres
+from deploy.services import throwaway_postgres
 
 DOMAIN = Domain.load(str(REPO_ROOT / "domain.yml"))
 DAY = 24 * 60 * 60

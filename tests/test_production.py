@@ -160,3 +160,44 @@ def test_after_the_action_server_returns_the_conversation_carries_on(assistant):
         assistant.start("actions")
     _, replies = assistant.rest(sender, "what are the signs?")
     assert "Struggling to hand work over" in text_of(replies)
+
+
+def test_rasa_killed_under_load_loses_no_answered_turn(assistant):
+    """Ten conversations run while Rasa is killed and restarted: every turn that was answered
+    is in the tracker store afterwards, and each conversation goes on where it was."""
+    import threading
+
+    senders = [f"killed-{uuid.uuid4().hex}" for _ in range(10)]
+    answered = {sender: 0 for sender in senders}
+    script = ["my boss lied to me", "what are the signs?", "why am I like this?", "how do I rebuild trust?"] * 3
+
+    def talk(sender):
+        for message in script:
+            try:
+                status, replies = assistant.rest(sender, message)
+            except OSError:
+                continue
+            if status == 200 and replies and "I'm having trouble" not in text_of(replies):
+                answered[sender] += 1
+
+    threads = [threading.Thread(target=talk, args=(sender,)) for sender in senders]
+    for thread in threads:
+        thread.start()
+    import time
+
+    time.sleep(3)
+    assistant.stop("rasa", kill=True)
+    for thread in threads:
+        thread.join()
+    assistant.start("rasa")
+    store = PrivateSQLTrackerStore(dialect="sqlite", db=str(assistant.tracker_db))
+    with store.session_scope() as session:
+        stored = {s: session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == s,
+                                                          store.SQLEvent.type_name == "user").count() for s in senders}
+    print(f"\nanswered before the kill: {sum(answered.values())} turns; stored: {sum(stored.values())}")
+    assert sum(answered.values()) > 0
+    assert all(stored[s] >= answered[s] for s in senders), (answered, stored)
+    for sender in senders:
+        if answered[sender]:
+            _, replies = assistant.rest(sender, "what are the signs?")
+            assert "Struggling to hand work over" in text_of(replies)

@@ -1,0 +1,135 @@
+"""`make bench`: the assistant next to the stock `rasa init` assistant, on this machine, in one run.
+
+1. REST latency (p50/p95/p99) and messages per second at 1, 10 and 50 concurrent
+   conversations, for this assistant (action server, SQLite tracker store, one Rasa process)
+   and for `rasa init`'s assistant trained in a temporary folder, driven by the same load
+   generator (bench/loadgen.py) with the same messages; and the ratio between them.
+2. The crisis detector in microseconds per message (bot/safety/benchmark.py).
+3. Training time from scratch (empty Rasa cache) and model size, for both.
+
+Results: results/bench.json and a table in the terminal. Figures only; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen import format_table, run_load
+from bot.paths import REPO_ROOT
+from bot.safety import benchmark as detector_benchmark
+from deploy.services import free_port, stop_processes, wait_for
+
+RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
+LEVELS = [(1, 10), (10, 30), (50, 100)]  # (concurrent conversations, conversations in all)
+RESULTS = REPO_ROOT / "results" / "bench.json"
+
+
+def _env(cache: Path) -> dict[str, str]:
+    return dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT),
+                RASA_CACHE_DIRECTORY=str(cache))
+
+
+def train(cwd: Path, args: list[str], env: dict[str, str], log: Any, models_dir: Path) -> tuple[float, Path]:
+    started = time.perf_counter()
+    subprocess.run([RASA, *args], cwd=cwd, env=env, stdout=log, stderr=log, check=True)
+    seconds = time.perf_counter() - started
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return seconds, models[-1]
+
+
+def measure(rasa_url: str, expect_referrals: bool) -> list[dict[str, Any]]:
+    rows = []
+    for concurrency, conversations in LEVELS:
+        result = asyncio.run(run_load(rasa_url, concurrency, conversations, expect_referrals))
+        rows.append(result.summary())
+    return rows
+
+
+def serve_and_measure(commands: list[list[str]], cwd: Path, env: dict[str, str], rasa_port: int, log: Any,
+                      expect_referrals: bool, health: list[str]) -> list[dict[str, Any]]:
+    processes = [subprocess.Popen(c, cwd=cwd, env=env, stdout=log, stderr=log) for c in commands]
+    try:
+        for url in health:
+            wait_for(url)
+        url = f"http://127.0.0.1:{rasa_port}"
+        asyncio.run(run_load(url, 1, 3, expect_referrals))  # warm-up
+        return measure(url, expect_referrals)
+    finally:
+        stop_processes(processes)
+
+
+def main() -> None:
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d %H:%M")}
+    with tempfile.TemporaryDirectory(prefix="trust-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        log = open(tmp / "bench.log", "w")
+        print("crisis detector ...", flush=True)
+        results["detector_us"] = {k: round(v, 1) for k, v in detector_benchmark.run(3).items()}
+
+        print("training this assistant from scratch ...", flush=True)
+        ours = tmp / "ours"
+        ours.mkdir()
+        seconds, model = train(REPO_ROOT, ["train", "--out", str(ours / "models"), "--fixed-model-name", "bench"],
+                               _env(tmp / "cache-ours"), log, ours / "models")
+        results["ours_training"] = {"seconds": round(seconds, 1), "model_mb": round(model.stat().st_size / 1e6, 1)}
+
+        print("rasa init (trains its model) ...", flush=True)
+        stock = tmp / "stock"
+        stock.mkdir()
+        seconds, stock_model = train(tmp, ["init", "--no-prompt", "--init-dir", str(stock)], _env(tmp / "cache-stock"), log,
+                                     stock / "models")
+        results["stock_training"] = {"seconds": round(seconds, 1), "model_mb": round(stock_model.stat().st_size / 1e6, 1)}
+
+        print("load on this assistant ...", flush=True)
+        action_port, rasa_port = free_port(), free_port()
+        endpoints = tmp / "endpoints.yml"
+        endpoints.write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+            f"tracker_store:\n  type: bot.tracker_store.PrivateSQLTrackerStore\n  dialect: sqlite\n  db: {tmp}/trackers.db\n"
+        )
+        env = _env(tmp / "cache-ours")
+        results["ours_load"] = serve_and_measure(
+            [[RASA, "run", "actions", "--port", str(action_port)],
+             [RASA, "run", "-m", str(model), "--port", str(rasa_port), "--endpoints", str(endpoints),
+              "--credentials", "credentials.yml"]],
+            REPO_ROOT, env, rasa_port, log, True,
+            [f"http://127.0.0.1:{action_port}/health", f"http://127.0.0.1:{rasa_port}/"],
+        )
+
+        print("load on the rasa init assistant ...", flush=True)
+        rasa_port = free_port()
+        results["stock_load"] = serve_and_measure(
+            [[RASA, "run", "-m", str(stock_model), "--port", str(rasa_port)]],
+            stock, _env(tmp / "cache-stock"), rasa_port, log, False, [f"http://127.0.0.1:{rasa_port}/"],
+        )
+    for ours_row, stock_row in zip(results["ours_load"], results["stock_load"]):
+        ours_row["p50_vs_stock"] = round(ours_row["p50_ms"] / stock_row["p50_ms"], 2) if stock_row["p50_ms"] else None
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print_report(results)
+
+
+def print_report(results: dict[str, Any]) -> None:
+    columns = ["assistant", "concurrency", "messages", "errors", "p50_ms", "p95_ms", "p99_ms", "messages_per_second",
+               "p50_vs_stock", "crisis_referred"]
+    rows = [dict(r, assistant="this one") for r in results["ours_load"]]
+    rows += [dict(r, assistant="rasa init", crisis_referred="-") for r in results["stock_load"]]
+    print("\n" + format_table(rows, columns))
+    d = results["detector_us"]
+    print(f"\ncrisis detector: p50 {d['p50_us']} us, p95 {d['p95_us']} us, p99 {d['p99_us']} us over {d['messages']:.0f} messages")
+    for name in ("ours", "stock"):
+        t = results[f"{name}_training"]
+        print(f"training ({'this one' if name == 'ours' else 'rasa init'}): {t['seconds']} s, model {t['model_mb']} MB")
+    print(f"\nwritten to {RESULTS.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

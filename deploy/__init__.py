@@ -1,0 +1,1 @@
+"""Running the assistant as several processes: PostgreSQL, Redis, Rasa servers, nginx."""
