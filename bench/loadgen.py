@@ -1,8 +1,9 @@
 """A REST load generator: many scripted conversations at once against a Rasa server.
 
 Each conversation is ten turns from `SCRIPTS`, some with a crisis disclosure in the middle.
-Every reply is checked: HTTP 200, a JSON list of messages each with text or buttons, and a
-crisis referral on crisis turns (only for assistants that refer: `expect_referrals`).
+Every reply is checked: HTTP 200 and a JSON list of messages each with text or buttons (an
+error otherwise); empty lists are counted apart; crisis turns must carry a referral (only for
+assistants that refer: `expect_referrals`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class LoadResult:
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    empty_replies: int = 0  # HTTP 200 with an empty list: the assistant chose to say nothing
     crisis_turns: int = 0
     crisis_referred: int = 0
 
@@ -52,6 +54,7 @@ class LoadResult:
             "conversations": self.conversations,
             "messages": len(self.latencies_ms),
             "errors": len(self.errors),
+            "empty_replies": self.empty_replies,
             "p50_ms": round(pct(0.50), 1),
             "p95_ms": round(pct(0.95), 1),
             "p99_ms": round(pct(0.99), 1),
@@ -62,7 +65,7 @@ class LoadResult:
 
 
 def well_formed(replies: Any) -> bool:
-    return isinstance(replies, list) and bool(replies) and all(
+    return isinstance(replies, list) and all(
         isinstance(r, dict) and (isinstance(r.get("text"), str) or isinstance(r.get("buttons"), list)) for r in replies
     )
 
@@ -87,6 +90,8 @@ async def _conversation(session: aiohttp.ClientSession, url: str, script: list[s
         if status != 200 or not well_formed(replies):
             result.errors.append(f"status {status}: {body[:120]}")
             continue
+        if not replies:
+            result.empty_replies += 1
         if expect_referrals and message in CRISIS_TURNS:
             result.crisis_turns += 1
             text = "\n".join(r.get("text") or "" for r in replies)

@@ -118,7 +118,7 @@ def main() -> None:
 
 
 def print_report(results: dict[str, Any]) -> None:
-    columns = ["assistant", "concurrency", "messages", "errors", "p50_ms", "p95_ms", "p99_ms", "messages_per_second",
+    columns = ["assistant", "concurrency", "messages", "errors", "empty_replies", "p50_ms", "p95_ms", "p99_ms", "messages_per_second",
                "p50_vs_stock", "crisis_referred"]
     rows = [dict(r, assistant="this one") for r in results["ours_load"]]
     rows += [dict(r, assistant="rasa init", crisis_referred="-") for r in results["stock_load"]]

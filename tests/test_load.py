@@ -12,4 +12,5 @@ def test_fifty_concurrent_conversations_without_errors(assistant):
     summary = result.summary()
     print(f"\nload test: {summary}")
     assert summary["messages"] == 500 and not result.errors, result.errors[:5]
+    assert result.empty_replies == 0  # this assistant answers every message
     assert result.crisis_turns > 0 and result.crisis_referred == result.crisis_turns
