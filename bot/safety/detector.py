@@ -201,12 +201,19 @@ class PatternSet:
                 for index in self.by_word.get(word, ()):
                     anchors.setdefault(index, []).append(position)
         matches = list(self.phrases(doc))
+        window_words: dict[tuple[int, int], set[str]] = {}
         for index, positions in sorted(anchors.items()):
             pattern = self.keyed[index]
             if not all(not words.isdisjoint(present) for words in pattern.required):
                 continue
             for start, end in _windows(positions, pattern.length, len(doc)):
-                matches.extend((key, start + s, start + e) for key, s, e in pattern.matcher(doc[start:end]))
+                # The same test on just the window: most windows of a long message fail it,
+                # and a set test costs far less than running the Matcher.
+                near = window_words.get((start, end))
+                if near is None:
+                    near = window_words[(start, end)] = {word for pair in features[start:end] for word in pair}
+                if all(not words.isdisjoint(near) for words in pattern.required):
+                    matches.extend((key, start + s, start + e) for key, s, e in pattern.matcher(doc[start:end]))
         return sorted(set(matches), key=lambda m: (m[1], m[2]))
 
 
