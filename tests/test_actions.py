@@ -114,3 +114,4 @@ def test_start_over_resets_and_greets():
     messages, events = run(actions.ActionStartOver(), make_tracker({"relationship": "work"}))
     assert messages[1]["response"] == "utter_greet"
     assert {e["event"] for e in events} == {"reset_slots", "active_loop"}
+

@@ -3,9 +3,10 @@
 - `VocabularyEntityExtractor` turns the entities of the project's spaCy pipeline (its entity
   ruler, built from bot/knowledge/vocabulary.yml) into Rasa entities: `relationship`,
   `modality`, `cause` and `country`, each with its normalised value.
-- `UnreadableMessageGuard` sends messages with no letter or digit in them (empty, emoji only,
-  binary junk) to the `nlu_fallback` intent, so they get the "say it another way" reply
-  instead of whatever the classifier guessed from nothing.
+- `UnreadableMessageGuard` sends messages nobody meant as words (empty, emoji only, binary
+  junk, one 10,000-letter "word", unknown /payloads) to the `nlu_fallback` intent, so they get
+  the "say it another way" reply instead of whatever the classifier guessed from nothing.
+  A disclosure inside such a message is still caught: `CrisisOverride` runs after it.
 - `CrisisOverride` runs the crisis detector on every message and, on a match, sets the
   `crisis_disclosure` intent with confidence 1.0 and the kinds as `crisis_kind` entities,
   whatever the classifier thought. It must come after every intent classifier.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -46,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis_disclosure"
 FALLBACK_INTENT = "nlu_fallback"
+BINARY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+LONGEST_WORD = 60
 CRISIS_KIND_ENTITY = "crisis_kind"
 CRISIS_ABOUT_ENTITY = "crisis_about"
 CRISIS_CHILD_ENTITY = "crisis_child"
@@ -94,7 +98,7 @@ class VocabularyEntityExtractor(GraphComponent):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class UnreadableMessageGuard(GraphComponent):
-    """Routes messages without a single letter or digit to the fallback intent."""
+    """Routes messages nobody could have meant as words to the fallback intent."""
 
     @classmethod
     def create(
@@ -108,13 +112,21 @@ class UnreadableMessageGuard(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            text = message.get(TEXT) or ""
-            if any(char.isalnum() for char in text):
+            if not is_unreadable(message.get(TEXT) or ""):
                 continue
             intent = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
         return messages
+
+
+def is_unreadable(text: str) -> bool:
+    """No letter or digit; binary control characters; a "word" longer than any real one; or
+    a /payload. Valid payloads are set again by Rasa's RegexMessageHandler, which runs after
+    the pipeline, so only payloads naming no intent of the domain stay in the fallback."""
+    if text.startswith("/") or BINARY_CONTROL.search(text) or not any(char.isalnum() for char in text):
+        return True
+    return max((len(word) for word in text.split()), default=0) > LONGEST_WORD
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
