@@ -26,26 +26,34 @@ def corpus() -> list[str]:
     return texts + long + spaced
 
 
+def _percentiles(timings: list[float], prefix: str = "") -> dict[str, float]:
+    timings = sorted(timings)
+    return {
+        f"{prefix}mean_us": statistics.fmean(timings),
+        f"{prefix}p50_us": timings[len(timings) // 2],
+        f"{prefix}p95_us": timings[int(len(timings) * 0.95)],
+        f"{prefix}p99_us": timings[int(len(timings) * 0.99)],
+        f"{prefix}max_us": timings[-1],
+    }
+
+
 def run(rounds: int = 5) -> dict[str, float]:
+    """Every timing of every round, and (`best_*`) each message's fastest round: the second
+    filters out the moments this shared VM's scheduler gives the core to someone else."""
     detector = get_detector()
     messages = corpus()
     for text in messages[:50]:
         detector.detect(text)
-    timings = []
+    per_message: list[list[float]] = [[] for _ in messages]
     for _ in range(rounds):
-        for text in messages:
+        for index, text in enumerate(messages):
             start = time.perf_counter()
             detector.detect(text)
-            timings.append((time.perf_counter() - start) * 1e6)
-    timings.sort()
-    return {
-        "messages": len(timings),
-        "mean_us": statistics.fmean(timings),
-        "p50_us": timings[len(timings) // 2],
-        "p95_us": timings[int(len(timings) * 0.95)],
-        "p99_us": timings[int(len(timings) * 0.99)],
-        "max_us": timings[-1],
-    }
+            per_message[index].append((time.perf_counter() - start) * 1e6)
+    result: dict[str, float] = {"messages": len(messages) * rounds}
+    result.update(_percentiles([t for timings in per_message for t in timings]))
+    result.update(_percentiles([min(timings) for timings in per_message], "best_"))
+    return result
 
 
 if __name__ == "__main__":
