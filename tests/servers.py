@@ -69,9 +69,13 @@ class Assistant:
         health = {"actions": self.action_url + "/health", "rasa": self.rasa_url + "/"}[name]
         wait_for(health, process=self.processes[name])
         if name == "rasa":
-            deadline = time.time() + STARTUP_SECONDS
-            while not self.rest("warm-up", "hi")[1] and time.time() < deadline:
-                time.sleep(1)
+            self.wait_until_answering()
+
+    def wait_until_answering(self) -> None:
+        """Rasa answers "/" before its model answers messages; wait for a real reply."""
+        deadline = time.time() + STARTUP_SECONDS
+        while not self.rest("warm-up", "hi")[1] and time.time() < deadline:
+            time.sleep(1)
 
     def rest(self, sender: str, message: Any, metadata: Any = None) -> tuple[int, Any]:
         body = {"sender": sender, "message": message, "metadata": metadata or {}}
@@ -143,9 +147,7 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
             wait_for(assistant.action_url + "/health", process=assistant.processes["actions"])
             wait_for(f"http://127.0.0.1:{page_port}/health", process=assistant.processes["page"])
             wait_for(assistant.rasa_url + "/", process=assistant.processes["rasa"])
-            deadline = time.time() + STARTUP_SECONDS
-            while not assistant.rest("warm-up", "hi")[1] and time.time() < deadline:
-                time.sleep(1)
+            assistant.wait_until_answering()
             yield assistant
         finally:
             stop_processes(assistant.processes.values())

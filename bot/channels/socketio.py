@@ -36,10 +36,6 @@ class SocketIOInput(RasaSocketIOInput):
     """socketio with `allowed_origins` and tolerant message parsing."""
 
     @classmethod
-    def name(cls) -> Text:
-        return "socketio"
-
-    @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         credentials = credentials or {}
         channel = super().from_credentials(credentials)

@@ -77,10 +77,6 @@ class TelegramInput(RasaTelegramInput):
     """Telegram webhook at /webhooks/telegram/webhook."""
 
     @classmethod
-    def name(cls) -> Text:
-        return "telegram"
-
-    @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         if not credentials:
             cls.raise_missing_credentials_exception()

@@ -67,9 +67,16 @@ def _entity(name: str, value: str, start: int, end: int, extractor: str) -> Dict
     }
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class VocabularyEntityExtractor(GraphComponent):
-    """Entities from the spaCy pipeline's entity ruler, with the ruler's id as the value."""
+def _set_intent(message: Message, intent: Dict[Text, Any], ranking: List[Dict[Text, Any]]) -> None:
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+
+class _UntrainedComponent(GraphComponent):
+    """A component with nothing to train or persist: built from its config alone."""
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.config = config
 
     @classmethod
     def create(
@@ -78,8 +85,13 @@ class VocabularyEntityExtractor(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "VocabularyEntityExtractor":
-        return cls()
+    ) -> "_UntrainedComponent":
+        return cls(config)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class VocabularyEntityExtractor(_UntrainedComponent):
+    """Entities from the spaCy pipeline's entity ruler, with the ruler's id as the value."""
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -97,26 +109,15 @@ class VocabularyEntityExtractor(GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class UnreadableMessageGuard(GraphComponent):
+class UnreadableMessageGuard(_UntrainedComponent):
     """Routes messages nobody could have meant as words to the fallback intent."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "UnreadableMessageGuard":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             if not is_unreadable(message.get(TEXT) or ""):
                 continue
             intent = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-            message.set(INTENT, intent, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
+            _set_intent(message, intent, [intent])
         return messages
 
 
@@ -130,7 +131,7 @@ def is_unreadable(text: str) -> bool:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class CrisisOverride(GraphComponent):
+class CrisisOverride(_UntrainedComponent):
     """Sets the crisis intent whenever the crisis detector finds a disclosure."""
 
     @staticmethod
@@ -140,6 +141,7 @@ class CrisisOverride(GraphComponent):
         return {"intent": CRISIS_INTENT, "classifier_only_threshold": 0.98}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         self.intent = config["intent"]
         self.classifier_only_threshold = float(config["classifier_only_threshold"])
         self.detector = get_detector()
@@ -152,18 +154,7 @@ class CrisisOverride(GraphComponent):
             return
         ranking = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) != self.intent]
         if ranking:
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "CrisisOverride":
-        return cls(config)
+            _set_intent(message, ranking[0], ranking)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -179,8 +170,7 @@ class CrisisOverride(GraphComponent):
             ranking = [intent] + [
                 r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) != self.intent
             ]
-            message.set(INTENT, intent, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            _set_intent(message, intent, ranking)
             name = self.__class__.__name__
             crisis_entities = [_entity(CRISIS_KIND_ENTITY, kind, 0, len(text), name) for kind in detection.kinds]
             crisis_entities.append(_entity(CRISIS_ABOUT_ENTITY, detection.about or "self", 0, len(text), name))

@@ -151,7 +151,6 @@ class PatternCompiler:
 @dataclass(frozen=True)
 class _KeyedPattern:
     required: tuple[frozenset[str], ...]
-    anchor: frozenset[str]
     length: int  # the most tokens a match can span
     matcher: Matcher
 
@@ -188,7 +187,7 @@ class PatternSet:
             length = max(len(p) for p in compiled.token_patterns)
             for word in anchor:
                 self.by_word.setdefault(word, []).append(len(self.keyed))
-            self.keyed.append(_KeyedPattern(compiled.required, anchor, length, matcher))
+            self.keyed.append(_KeyedPattern(compiled.required, length, matcher))
 
     def __call__(self, doc: Doc, features: list[tuple[str, str]] | None = None) -> list[tuple[int, int, int]]:
         """(match id, start, end) of every match; `features` is `doc_features(doc)` if known."""

@@ -48,6 +48,12 @@ def page_config(rasa_port: int, rasa_url: str | None, exit_url: str) -> dict[str
     return {"rasaPort": rasa_port, "rasaUrl": rasa_url, "exitUrl": exit_url, "countries": countries}
 
 
+def render_page(config: dict[str, Any]) -> bytes:
+    """index.html with the page's configuration as JSON (`<` escaped so it cannot end the tag)."""
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return page.replace("{{CONFIG}}", json.dumps(config).replace("<", "\\u003c")).encode()
+
+
 def content_security_policy(rasa_origin: str) -> str:
     websocket = rasa_origin.replace("http://", "ws://").replace("https://", "wss://")
     return "; ".join(
@@ -71,6 +77,7 @@ class PageHandler(BaseHTTPRequestHandler):
 
     server_version = "trust-web"
     config: dict[str, Any] = {}
+    page = b""  # index.html with `config` filled in, rendered once by make_server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         logger.debug(format, *args)
@@ -97,9 +104,7 @@ class PageHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
-            page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-            config = json.dumps(self.config).replace("<", "\\u003c")
-            self._send(HTTPStatus.OK, page.replace("{{CONFIG}}", config).encode(), "text/html; charset=utf-8")
+            self._send(HTTPStatus.OK, self.page, "text/html; charset=utf-8")
         elif path == "/vendor/webchat.js":
             self._send(HTTPStatus.OK, webchat_bundle(), "text/javascript; charset=utf-8", "max-age=3600")
         elif path.startswith("/static/") and (STATIC_DIR / path[len("/static/") :]).resolve().parent == STATIC_DIR:
@@ -121,7 +126,7 @@ class PageHandler(BaseHTTPRequestHandler):
 
 
 def make_server(host: str, port: int, config: dict[str, Any]) -> ThreadingHTTPServer:
-    handler = type("ConfiguredPageHandler", (PageHandler,), {"config": config})
+    handler = type("ConfiguredPageHandler", (PageHandler,), {"config": config, "page": render_page(config)})
     webchat_bundle()  # fail at start, not on the first visitor, when the bundle is missing
     return ThreadingHTTPServer((host, port), handler)
 
