@@ -79,16 +79,27 @@ def test_crisis_inside_the_self_check_then_conversation_continues(server):
 
 
 UNREADABLE_REPLY = "Could you say it another way"
+TOO_LONG_REPLY = "longer than I can read in one go"
+LONG_VENT = "My partner keeps lying to me about where he goes and I check his phone every night. " * 30
 
 
-@pytest.mark.parametrize("message", ["", " ", "x" * 10_000, "\x00\x01\x02\xff", "/nonexistent_intent", "🙂" * 50])
-def test_bad_input_gets_a_clear_answer_and_loses_nothing(server, message):
+@pytest.mark.parametrize("message, reply", [
+    ("", UNREADABLE_REPLY), (" ", UNREADABLE_REPLY), ("\x00\x01\x02\xff", UNREADABLE_REPLY),
+    ("/nonexistent_intent", UNREADABLE_REPLY), ("🙂" * 50, UNREADABLE_REPLY),
+    ("x" * 10_000, TOO_LONG_REPLY), (LONG_VENT, TOO_LONG_REPLY), ("word " * 100_000, TOO_LONG_REPLY),
+])
+def test_bad_input_gets_a_clear_answer_and_loses_nothing(server, message, reply):
     sender = f"bad-{uuid.uuid4().hex}"
     send(server, sender, "my boss lied to me")
     status, replies = send(server, sender, message)
-    assert status == 200 and UNREADABLE_REPLY in text_of(replies)
+    assert status == 200 and reply in text_of(replies)
     status, replies = send(server, sender, "what are the signs?")
     assert status == 200 and "Struggling to hand work over" in text_of(replies)
+
+
+def test_a_disclosure_inside_an_over_long_message_is_still_referred(server):
+    status, replies = send(server, f"long-{uuid.uuid4().hex}", LONG_VENT + " Last night he hit me again.")
+    assert status == 200 and is_referral(text_of(replies)) and TOO_LONG_REPLY not in text_of(replies)
 
 
 @pytest.mark.parametrize(
@@ -110,3 +121,16 @@ def test_malformed_requests_are_refused_with_a_reason_and_nothing_breaks(server,
 def test_wrong_types_in_the_body_still_get_a_reply(server, message, metadata):
     status, replies = send(server, f"types-{uuid.uuid4().hex}", message, metadata)
     assert status == 200 and text_of(replies)
+
+
+def test_a_sender_over_the_rate_limit_is_asked_to_wait_but_a_disclosure_still_gets_through(server):
+    sender = f"fast-{uuid.uuid4().hex}"
+    answers = [text_of(send(server, sender, "my boss lied to me")[1])]
+    answers += [text_of(send(server, sender, "what are the signs?")[1]) for _ in range(24)]
+    waits = [a for a in answers if "wait a few seconds" in a]
+    assert 5 <= len(waits) <= 10, len(waits)  # burst 15, then one message every 2 s
+    assert all("Struggling to hand work over" in a for a in answers[1:15])
+    status, replies = send(server, sender, "i want to kill myself")
+    assert status == 200 and is_referral(text_of(replies))
+    other = f"calm-{uuid.uuid4().hex}"
+    assert "wait a few seconds" not in text_of(send(server, other, "what are the signs?")[1])

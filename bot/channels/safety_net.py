@@ -1,6 +1,10 @@
-"""What every channel sends when a turn produced no reply at all (the action server is down,
-the database is unreachable, a bug): an apology, and the crisis referral when the message was
-a disclosure. It runs inside the Rasa server, so it does not depend on the action server.
+"""How every channel hands a message to the assistant, and what it sends when that fails.
+
+Before the turn: the length and per-sender rate limits (bot/channels/limits.py), which never
+hold back a crisis disclosure. After it: when the turn produced no reply at all (the action
+server is down, the database is unreachable, a bug), an apology, and the crisis referral when
+the message was a disclosure. All of it runs inside the Rasa server, so it does not depend on
+the action server.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot import knowledge
+from bot.channels.limits import MAX_TEXT_READ, ChannelLimits, SenderRateLimiter, limits, rate_limiter
 from bot.safety import referral
 from bot.safety.detector import get_detector
 
@@ -28,6 +33,22 @@ def safety_net_replies(text: Any, metadata: Optional[Mapping[str, Any]] = None) 
         detection.kinds, detection.about, referral.person_country(metadata), detection.involves_child
     )
     return [{"text": texts["trouble"]}, {"text": found.text, "buttons": found.buttons}]
+
+
+def held_back_reply(text: str, sender_id: str, channel_limits: ChannelLimits,
+                    limiter: SenderRateLimiter) -> Optional[Dict[str, Any]]:
+    """The reply for a message the limits hold back, or None to let it through."""
+    within_rate = limiter.allow(sender_id)
+    too_long = len(text) > channel_limits.max_message_chars
+    if within_rate and not too_long:
+        return None
+    if get_detector().detect(text).is_crisis:
+        return None  # a disclosure always reaches the assistant
+    logger.info("Held back a message: %s", "too long" if too_long else "sender over the rate limit")
+    texts = referral.messages()
+    if too_long:
+        return {"text": texts["too_long"].format(limit=channel_limits.max_message_chars), "buttons": knowledge.menu_buttons()}
+    return {"text": texts["slow_down"]}
 
 
 class CountingOutput(OutputChannel):
@@ -56,7 +77,13 @@ async def handle_with_safety_net(
     input_channel: Text,
     metadata: Optional[Dict[Text, Any]],
 ) -> None:
-    """Runs one turn; if it sent nothing (or failed), sends the safety-net replies."""
+    """Runs one turn unless the limits hold the message back; if the turn sent nothing (or
+    failed), sends the safety-net replies."""
+    text = text[:MAX_TEXT_READ]
+    held_back = held_back_reply(text, sender_id, limits(), rate_limiter())
+    if held_back is not None:
+        await output.send_response(sender_id, held_back)
+        return
     counting = CountingOutput(output)
     try:
         await on_new_message(UserMessage(text, counting, sender_id, input_channel=input_channel, metadata=metadata))
