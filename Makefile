@@ -6,6 +6,8 @@ PYTHON_310 ?= $(shell command -v python3.10 || echo python3.10)
 VENV := .venv
 PY := $(VENV)/bin/python
 RASA := RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/rasa
+# Serving: one TensorFlow thread per Rasa process (why: RASA_ENV in deploy/services.py).
+SERVE_RASA := TF_INTER_OP_PARALLELISM_THREADS=1 TF_INTRA_OP_PARALLELISM_THREADS=1 $(RASA)
 SPACY_MODEL := .spacy/en_trust/meta.json
 MODEL := models/trust.tar.gz
 WEBCHAT := node_modules/rasa-webchat/lib/index.js
@@ -72,7 +74,7 @@ run-cluster: setup services
 run: setup
 	@trap 'kill 0' INT TERM EXIT; \
 	$(RASA) run actions --port 5055 & \
-	$(RASA) run -m $(MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors $(WEB_ORIGINS) $(API_FLAGS) & \
+	$(SERVE_RASA) run -m $(MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors $(WEB_ORIGINS) $(API_FLAGS) & \
 	$(PY) -m bot.web.server --port $(WEB_PORT) --rasa-port 5005 & \
 	wait
 

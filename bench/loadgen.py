@@ -1,6 +1,10 @@
 """A REST load generator: many scripted conversations at once against a Rasa server.
 
 Each conversation is ten turns from `SCRIPTS`, some with a crisis disclosure in the middle.
+Two ways to drive them: back to back (closed loop: the next message leaves as soon as the
+reply arrives, which measures the server at saturation), or paced by a think time (each
+simulated person waits a random 1-3 s after a reply before sending, as people read and type;
+real people usually take longer).
 Every reply is checked: HTTP 200 and a JSON list of messages each with text or buttons (an
 error otherwise); empty lists are counted apart; crisis turns must carry a referral (only for
 assistants that refer: `expect_referrals`).
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import statistics
 import time
 import uuid
@@ -31,6 +36,17 @@ REFERRAL_MARKERS = ("Are you safe right now?", "Are they safe right now")
 CRISIS_TURNS = {CRISIS_TURN, "my partner hits me"}
 
 
+@dataclass(frozen=True)
+class ThinkTime:
+    """Seconds a simulated person waits after a reply before the next message."""
+
+    low: float = 1.0
+    high: float = 3.0
+
+    def label(self) -> str:
+        return f"{self.low:g}-{self.high:g} s"
+
+
 @dataclass
 class LoadResult:
     concurrency: int
@@ -42,6 +58,7 @@ class LoadResult:
     empty_replies: int = 0  # HTTP 200 with an empty list: the assistant chose to say nothing
     crisis_turns: int = 0
     crisis_referred: int = 0
+    think_time: ThinkTime | None = None
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms) or [0.0]
@@ -50,6 +67,7 @@ class LoadResult:
             return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
         return {
+            "think_time": self.think_time.label() if self.think_time else "none",
             "concurrency": self.concurrency,
             "conversations": self.conversations,
             "messages": len(self.latencies_ms),
@@ -71,9 +89,14 @@ def well_formed(replies: Any) -> bool:
 
 
 async def _conversation(session: aiohttp.ClientSession, url: str, script: list[str], result: LoadResult,
-                        expect_referrals: bool) -> None:
+                        expect_referrals: bool, rng: random.Random) -> None:
     sender = f"load-{uuid.uuid4().hex}"
-    for message in script:
+    think = result.think_time
+    if think:  # people do not all arrive in the same instant
+        await asyncio.sleep(rng.uniform(0, think.high))
+    for turn, message in enumerate(script):
+        if think and turn:
+            await asyncio.sleep(rng.uniform(think.low, think.high))
         started = time.perf_counter()
         try:
             async with session.post(url, json={"sender": sender, "message": message}) as response:
@@ -98,16 +121,19 @@ async def _conversation(session: aiohttp.ClientSession, url: str, script: list[s
             result.crisis_referred += any(marker in text for marker in REFERRAL_MARKERS)
 
 
-async def run_load(rasa_url: str, concurrency: int, conversations: int, expect_referrals: bool = True) -> LoadResult:
-    """`conversations` conversations, `concurrency` of them at a time."""
+async def run_load(rasa_url: str, concurrency: int, conversations: int, expect_referrals: bool = True,
+                   think_time: ThinkTime | None = None, seed: int = 7) -> LoadResult:
+    """`conversations` conversations, `concurrency` of them at a time; back to back unless a
+    think time is given."""
     url = rasa_url.rstrip("/") + "/webhooks/rest/webhook"
-    result = LoadResult(concurrency, conversations, len(SCRIPTS[0]), 0.0)
+    result = LoadResult(concurrency, conversations, len(SCRIPTS[0]), 0.0, think_time=think_time)
+    rng = random.Random(seed)
     gate = asyncio.Semaphore(concurrency)
     timeout = aiohttp.ClientTimeout(total=120)
 
     async def one(index: int) -> None:
         async with gate:
-            await _conversation(session, url, SCRIPTS[index % len(SCRIPTS)], result, expect_referrals)
+            await _conversation(session, url, SCRIPTS[index % len(SCRIPTS)], result, expect_referrals, rng)
 
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         started = time.perf_counter()

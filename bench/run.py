@@ -1,9 +1,11 @@
 """`make bench`: the assistant next to the stock `rasa init` assistant, on this machine, in one run.
 
 1. REST latency (p50/p95/p99) and messages per second at 1, 10 and 50 concurrent
-   conversations, for this assistant (action server, SQLite tracker store, one Rasa process)
-   and for `rasa init`'s assistant trained in a temporary folder, driven by the same load
-   generator (bench/loadgen.py) with the same messages; and the ratio between them.
+   conversations, sent back to back (closed loop: saturation) and paced by a 1-3 s think time
+   between a reply and the next message (people reading and typing), for this assistant
+   (action server, SQLite tracker store, one Rasa process) and for `rasa init`'s assistant
+   trained in a temporary folder, driven by the same load generator (bench/loadgen.py) with
+   the same messages; and the ratio between them.
 2. The crisis detector in microseconds per message (bot/safety/benchmark.py).
 3. Training time from scratch (empty Rasa cache) and model size, for both.
 
@@ -22,19 +24,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import format_table, run_load
+from bench.loadgen import ThinkTime, format_table, run_load
 from bot.paths import REPO_ROOT
 from bot.safety import benchmark as detector_benchmark
-from deploy.services import free_port, stop_processes, wait_for
+from deploy.services import free_port, rasa_env, stop_processes, wait_for
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
-LEVELS = [(1, 10), (10, 30), (50, 100)]  # (concurrent conversations, conversations in all)
+# (concurrent conversations, conversations in all, think time or None for back to back)
+LEVELS = [(1, 10, None), (10, 30, None), (50, 100, None), (10, 20, ThinkTime()), (50, 100, ThinkTime())]
 RESULTS = REPO_ROOT / "results" / "bench.json"
 
 
-def _env(cache: Path) -> dict[str, str]:
-    return dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT),
-                RASA_CACHE_DIRECTORY=str(cache))
+def _env(cache: Path, training: bool = False) -> dict[str, str]:
+    env = rasa_env(PYTHONPATH=str(REPO_ROOT), RASA_CACHE_DIRECTORY=str(cache))
+    if training:  # training uses every core, as `make train` does
+        for name in ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"):
+            env.pop(name)
+    return env
 
 
 def train(cwd: Path, args: list[str], env: dict[str, str], log: Any, models_dir: Path) -> tuple[float, Path]:
@@ -47,8 +53,8 @@ def train(cwd: Path, args: list[str], env: dict[str, str], log: Any, models_dir:
 
 def measure(rasa_url: str, expect_referrals: bool) -> list[dict[str, Any]]:
     rows = []
-    for concurrency, conversations in LEVELS:
-        result = asyncio.run(run_load(rasa_url, concurrency, conversations, expect_referrals))
+    for concurrency, conversations, think_time in LEVELS:
+        result = asyncio.run(run_load(rasa_url, concurrency, conversations, expect_referrals, think_time))
         rows.append(result.summary())
     return rows
 
@@ -78,14 +84,15 @@ def main() -> None:
         ours = tmp / "ours"
         ours.mkdir()
         seconds, model = train(REPO_ROOT, ["train", "--out", str(ours / "models"), "--fixed-model-name", "bench"],
-                               _env(tmp / "cache-ours"), log, ours / "models")
+                               _env(tmp / "cache-ours", training=True), log,
+                               ours / "models")
         results["ours_training"] = {"seconds": round(seconds, 1), "model_mb": round(model.stat().st_size / 1e6, 1)}
 
         print("rasa init (trains its model) ...", flush=True)
         stock = tmp / "stock"
         stock.mkdir()
-        seconds, stock_model = train(tmp, ["init", "--no-prompt", "--init-dir", str(stock)], _env(tmp / "cache-stock"), log,
-                                     stock / "models")
+        seconds, stock_model = train(tmp, ["init", "--no-prompt", "--init-dir", str(stock)], _env(tmp / "cache-stock", training=True),
+                                     log, stock / "models")
         results["stock_training"] = {"seconds": round(seconds, 1), "model_mb": round(stock_model.stat().st_size / 1e6, 1)}
 
         print("load on this assistant ...", flush=True)
@@ -118,8 +125,8 @@ def main() -> None:
 
 
 def print_report(results: dict[str, Any]) -> None:
-    columns = ["assistant", "concurrency", "messages", "errors", "empty_replies", "p50_ms", "p95_ms", "p99_ms", "messages_per_second",
-               "p50_vs_stock", "crisis_referred"]
+    columns = ["assistant", "think_time", "concurrency", "messages", "errors", "empty_replies", "p50_ms", "p95_ms", "p99_ms",
+               "messages_per_second", "p50_vs_stock", "crisis_referred"]
     rows = [dict(r, assistant="this one") for r in results["ours_load"]]
     rows += [dict(r, assistant="rasa init", crisis_referred="-") for r in results["stock_load"]]
     print("\n" + format_table(rows, columns))

@@ -58,7 +58,19 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(*args, dialect=dialect, db=db, **kwargs)
         if dialect == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._pool_sqlite_connections()
+
+    def _pool_sqlite_connections(self) -> None:
+        # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool): two a
+        # turn, each re-reading the schema and setting the pragmas, ~15 ms a turn. A small
+        # pool keeps them open; Rasa uses the store from one thread at a time.
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url, poolclass=sa.pool.QueuePool, pool_size=2, connect_args={"check_same_thread": False}
+        )
+        sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if asked_to_be_forgotten(tracker):

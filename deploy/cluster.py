@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from bot.paths import REPO_ROOT
-from deploy.services import Postgres, free_port, stop_processes, throwaway_nginx, throwaway_postgres, throwaway_redis, wait_for
+from deploy.services import Postgres, free_port, rasa_env, stop_processes, throwaway_nginx, throwaway_postgres, throwaway_redis, wait_for
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
 NGINX_TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
@@ -54,8 +54,8 @@ def running_cluster(rasa_count: int = 2, port: int | None = None, api_token: str
         redis = stack.enter_context(throwaway_redis())
         action_port, rasa_ports, public_port = free_port(), [free_port() for _ in range(rasa_count)], port or free_port()
         api_token = api_token or os.urandom(16).hex()
-        env = dict(
-            os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT),
+        env = rasa_env(
+            PYTHONPATH=str(REPO_ROOT),
             SANIC_REQUEST_MAX_SIZE="1000000", ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
             DB_HOST=postgres.host, DB_PORT=str(postgres.port), DB_USER=postgres.user, DB_PASSWORD="", DB_NAME=postgres.db,
             REDIS_HOST=redis.host, REDIS_PORT=str(redis.port),

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import yaml
 
 from bot.paths import REPO_ROOT
-from deploy.services import free_port, stop_processes, wait_for
+from deploy.services import free_port, rasa_env, stop_processes, wait_for
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
@@ -110,10 +110,7 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
         "tracker_store": {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(tracker_db)},
     }))
     api_token = os.urandom(16).hex()
-    env = dict(
-        os.environ,
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
+    env = rasa_env(
         TRUST_REFERRAL_LOG=str(tmp / "referrals.jsonl"),
         PYTHONPATH=str(REPO_ROOT),
         SANIC_REQUEST_MAX_SIZE=str(REQUEST_MAX_BYTES),

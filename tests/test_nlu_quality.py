@@ -1,12 +1,12 @@
 """Intent quality on the held-out test set: `rasa test nlu` must reach macro-F1 >= 0.90."""
 
 import json
-import os
 import subprocess
 
 import yaml
 
 from bot.paths import REPO_ROOT
+from deploy.services import rasa_env
 
 MODEL = REPO_ROOT / "models" / "trust.tar.gz"
 TEST_SET = REPO_ROOT / "tests" / "nlu_test.yml"
@@ -31,7 +31,7 @@ def test_test_set_is_large_and_separate_from_training_data():
 
 
 def test_intent_macro_f1_is_at_least_0_90(tmp_path):
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
+    env = rasa_env()
     rasa = REPO_ROOT / ".venv" / "bin" / "rasa"
     subprocess.run(
         [str(rasa), "test", "nlu", "--model", str(MODEL), "--nlu", str(TEST_SET), "--out", str(tmp_path)],
