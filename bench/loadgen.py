@@ -5,8 +5,8 @@ Two ways to drive them: back to back (closed loop: the next message leaves as so
 reply arrives, which measures the server at saturation), or paced by a think time (each
 simulated person waits a random 1-3 s after a reply before sending, as people read and type;
 real people usually take longer).
-Every reply is checked: HTTP 200 and a JSON list of messages each with text or buttons (an
-error otherwise); empty lists are counted apart; crisis turns must carry a referral (only for
+Every reply is checked: HTTP 200 and a JSON list of messages each with content (text, buttons,
+an image; an error otherwise); empty lists are counted apart; crisis turns must carry a referral (only for
 assistants that refer: `expect_referrals`).
 """
 
@@ -82,9 +82,12 @@ class LoadResult:
         }
 
 
+REPLY_CONTENT = ("text", "buttons", "image", "attachment", "custom")  # what Rasa's REST replies carry
+
+
 def well_formed(replies: Any) -> bool:
     return isinstance(replies, list) and all(
-        isinstance(r, dict) and (isinstance(r.get("text"), str) or isinstance(r.get("buttons"), list)) for r in replies
+        isinstance(r, dict) and any(r.get(key) for key in REPLY_CONTENT) for r in replies
     )
 
 

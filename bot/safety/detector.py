@@ -21,7 +21,7 @@ import spacy
 import srsly
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from bot.paths import SAFETY_DIR, SPACY_MODEL_DIR
 from bot.safety.normalise import Normaliser
@@ -200,7 +200,7 @@ class PatternSet:
                 for index in self.by_word.get(word, ()):
                     anchors.setdefault(index, []).append(position)
         matches = list(self.phrases(doc))
-        window_words: dict[tuple[int, int], set[str]] = {}
+        windows: dict[tuple[int, int], tuple[set[str], Span]] = {}
         for index, positions in sorted(anchors.items()):
             pattern = self.keyed[index]
             if not all(not words.isdisjoint(present) for words in pattern.required):
@@ -208,11 +208,12 @@ class PatternSet:
             for start, end in _windows(positions, pattern.length, len(doc)):
                 # The same test on just the window: most windows of a long message fail it,
                 # and a set test costs far less than running the Matcher.
-                near = window_words.get((start, end))
-                if near is None:
-                    near = window_words[(start, end)] = {word for pair in features[start:end] for word in pair}
-                if all(not words.isdisjoint(near) for words in pattern.required):
-                    matches.extend((key, start + s, start + e) for key, s, e in pattern.matcher(doc[start:end]))
+                window = windows.get((start, end))
+                if window is None:
+                    near = {word for pair in features[start:end] for word in pair}
+                    window = windows[(start, end)] = (near, doc[start:end])
+                if all(not words.isdisjoint(window[0]) for words in pattern.required):
+                    matches.extend((key, start + s, start + e) for key, s, e in pattern.matcher(window[1]))
         return sorted(set(matches), key=lambda m: (m[1], m[2]))
 
 

@@ -129,8 +129,13 @@ class Normaliser:
         text = DISGUISED_WORD.sub(lambda m: _undo_leet(m.group(0)), text)
         text = STRETCHED.sub(r"\1\1", text)
         text = CONTRACTIONS.sub(lambda m: CONTRACTION_FORMS[m.group(0)], text)
-        if any(w not in self.known_words or w in self.misspellings for w in WORD.findall(text)):
-            text = WORD.sub(lambda m: self._correct(m.group(0)), text)
+        corrections = {
+            w: corrected
+            for w in set(WORD.findall(text))
+            if (w not in self.known_words or w in self.misspellings) and (corrected := self._correct(w)) != w
+        }
+        if corrections:
+            text = WORD.sub(lambda m: corrections.get(m.group(0), m.group(0)), text)
         if self._slang_pattern is not None:
             text = self._slang_pattern.sub(lambda m: self.slang[m.group(1)], text)
         return re.sub(r"\s+", " ", text).strip()
