@@ -104,3 +104,16 @@ def test_windowed_matching_finds_exactly_what_one_matcher_over_the_whole_message
     for text in texts:
         doc = detector.nlp(detector.normalise(text))
         assert set(detector.matcher(doc)) == set(plain(doc)), text
+
+
+def test_the_detector_lemmatises_exactly_as_the_spacy_pipeline_does(detector):
+    from bot.safety.detector import LookupLemmatiser, doc_features
+
+    assert isinstance(detector.tokenise, LookupLemmatiser)
+    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
+    texts += [detector.normalise(t) for t in texts] + ["He WAS Beaten; they're hitting me!! 🙂 k1ll 42 e-mail"]
+    for text in texts * 2:  # the second time from the remembered words
+        ours, features = detector.tokenise(text)
+        theirs = detector.nlp(text)
+        assert [(t.text, t.lemma_) for t in ours] == [(t.text, t.lemma_) for t in theirs], text
+        assert features == doc_features(theirs)
