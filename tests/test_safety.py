@@ -117,3 +117,17 @@ def test_the_detector_lemmatises_exactly_as_the_spacy_pipeline_does(detector):
         theirs = detector.nlp(text)
         assert [(t.text, t.lemma_) for t in ours] == [(t.text, t.lemma_) for t in theirs], text
         assert features == doc_features(theirs)
+
+
+def test_skipping_normalisation_steps_that_cannot_apply_changes_nothing(detector):
+    import random
+
+    rng = random.Random(11)
+    alphabet = "abcdeiklmnorstuwy 0134579@$!|+'-–.*_ "
+    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 80))) for _ in range(2000)]
+    texts += ["I can't, I won't, I cannot", "$end it all", "help!end it all", "k m s", "self-harm", "unalive+ me"]
+    edges = ["", " ", "!", "+", "'", "-", "–", ".", "@", "x", "1"]
+    texts += [rng.choice(edges) + phrase + rng.choice(edges) for phrase in detector.normalise.slang for _ in range(8)]
+    for text in texts:
+        assert detector.normalise(text) == detector.normalise(text, every_step=True), text
