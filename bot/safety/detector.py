@@ -189,11 +189,14 @@ class PatternSet:
                 self.by_word.setdefault(word, []).append(len(self.keyed))
             self.keyed.append(_KeyedPattern(compiled.required, length, matcher))
 
-    def __call__(self, doc: Doc, features: list[tuple[str, str]] | None = None) -> list[tuple[int, int, int]]:
-        """(match id, start, end) of every match; `features` is `doc_features(doc)` if known."""
+    def __call__(self, doc: Doc, features: list[tuple[str, str]] | None = None,
+                 present: set[str] | None = None) -> list[tuple[int, int, int]]:
+        """(match id, start, end) of every match; `features` is `doc_features(doc)` and
+        `present` the set of its words, if known."""
         if features is None:
             features = doc_features(doc)
-        present = {word for pair in features for word in pair}
+        if present is None:
+            present = {word for pair in features for word in pair}
         anchors: dict[int, list[int]] = {}
         for position, pair in enumerate(features):
             for word in pair:
@@ -313,11 +316,11 @@ class CrisisDetector:
         doc = self.nlp(text)
         return doc, doc_features(doc)
 
-    def _about(self, kind: str, doc: Doc, start: int, end: int) -> str:
-        """Whether the person at risk is the speaker ("self") or someone else ("other")."""
+    def _about(self, kind: str, words: list[str], start: int, end: int) -> str:
+        """Whether the person at risk is the speaker ("self") or someone else ("other");
+        `words` are the message's tokens in lower case."""
         if kind != "harm_to_others":
-            span = [t.lower_ for t in doc[start:end]]
-            rest = set(span[1:])
+            rest = set(words[start + 1 : end])
             if rest & REFLEXIVE_OTHER:
                 return "other"
             if rest & SELF_OBJECTS:
@@ -327,10 +330,10 @@ class CrisisDetector:
             if "my" in rest:
                 return "self"
         # Otherwise the nearest subject before the match decides.
-        for token in reversed(doc[max(0, start - self.window) : start + 1]):
-            if token.lower_ in self.self_words:
+        for word in reversed(words[max(0, start - self.window) : start + 1]):
+            if word in self.self_words:
                 return "self"
-            if token.lower_ in self.other_words:
+            if word in self.other_words:
                 return "other"
         return "self"
 
@@ -340,12 +343,14 @@ class CrisisDetector:
             return CrisisDetection()
         doc, features = self.tokenise(self.normalise(text))
         # spaCy's Matcher keeps per-call state; one thread at a time.
+        present = {word for pair in features for word in pair}
         with self._lock:
-            matches = self.matcher(doc, features)
+            matches = self.matcher(doc, features, present)
             if not matches:
                 return CrisisDetection()
-            figures = [(s, e) for _, s, e in self.exclusions(doc, features)]
-            child = bool(self.child_matcher(doc, features))
+            figures = [(s, e) for _, s, e in self.exclusions(doc, features, present)]
+            child = bool(self.child_matcher(doc, features, present))
+        words = [form[2:] for _, form in features]  # "w:<form>" -> "<form>"
         kinds: set[str] = set()
         about: set[str] = set()
         for match_id, start, end in matches:
@@ -353,10 +358,10 @@ class CrisisDetector:
                 continue
             kind = self.kind_of[match_id]
             kinds.add(kind)
-            about.add(self.fixed_about.get(match_id) or self._about(kind, doc, start, end))
+            about.add(self.fixed_about.get(match_id) or self._about(kind, words, start, end))
         if not kinds:
             return CrisisDetection()
-        if "suicide" in kinds and IMMINENT_WORDS & {t.lower_ for t in doc}:
+        if "suicide" in kinds and not IMMINENT_WORDS.isdisjoint(words):
             kinds.add("immediate_danger")
         return CrisisDetection(
             kinds=tuple(k for k in KIND_ORDER if k in kinds),
