@@ -131,3 +131,23 @@ def test_skipping_normalisation_steps_that_cannot_apply_changes_nothing(detector
     texts += [rng.choice(edges) + phrase + rng.choice(edges) for phrase in detector.normalise.slang for _ in range(8)]
     for text in texts:
         assert detector.normalise(text) == detector.normalise(text, every_step=True), text
+
+
+def test_child_flag_equals_that_of_a_pass_over_every_child_pattern(detector):
+    """Child patterns that are also kind patterns flag the child from the kind match."""
+    from bot.safety.detector import PATTERNS_FILE, PatternCompiler, PatternSet
+
+    patterns = load_yaml(PATTERNS_FILE)
+    every_child_pattern = PatternSet(detector.nlp, PatternCompiler(detector.nlp, patterns["macros"]),
+                                     {f"c{i}": p for i, p in enumerate(patterns["child_patterns"])})
+    assert len(detector.child_keys) >= len(patterns["child_patterns"]) - 1
+    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
+    texts += [" ".join(texts[i : i + 12]) for i in range(0, len(texts), 12)]
+    flagged = 0
+    for text in texts:
+        detection = detector.detect(text)
+        if detection.is_crisis:
+            doc, features = detector.tokenise(detector.normalise(text))
+            assert detection.involves_child == bool(every_child_pattern(doc, features)), text
+            flagged += detection.involves_child
+    assert flagged >= 10

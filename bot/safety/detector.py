@@ -279,6 +279,10 @@ class CrisisDetector:
         self.kind_of: dict[int, str] = {}
         self.fixed_about: dict[int, str] = {}
         kind_patterns: dict[str, str] = {}
+        child_patterns = [str(p) for p in patterns.get("child_patterns", [])]
+        # A kind pattern that is also a child pattern flags the child by matching: the
+        # separate child pass holds only the child patterns no kind has.
+        self.child_keys: set[int] = set()
         for kind, texts in patterns["kinds"].items():
             if kind not in KIND_ORDER:
                 raise ValueError(f"unknown crisis kind in patterns: {kind}")
@@ -290,13 +294,14 @@ class CrisisDetector:
                     self.fixed_about[key_id] = ABOUT_TAGS[words.pop()]
                 kind_patterns[key] = " ".join(words)
                 self.kind_of[key_id] = kind
+                if kind_patterns[key] in child_patterns:
+                    self.child_keys.add(key_id)
         self.matcher = PatternSet(nlp, compiler, kind_patterns)
         self.exclusions = PatternSet(
             nlp, compiler, {f"figure:{i}": p for i, p in enumerate(patterns.get("figures_of_speech", []))}
         )
-        self.child_matcher = PatternSet(
-            nlp, compiler, {f"child:{i}": p for i, p in enumerate(patterns.get("child_patterns", []))}
-        )
+        own_child_patterns = [p for p in child_patterns if p not in kind_patterns.values()]
+        self.child_matcher = PatternSet(nlp, compiler, {f"child:{i}": p for i, p in enumerate(own_child_patterns)})
         about = patterns["about"]
         self.self_words = set(about["self_words"])
         self.other_words = set(about["other_words"])
@@ -349,7 +354,7 @@ class CrisisDetector:
             if not matches:
                 return CrisisDetection()
             figures = [(s, e) for _, s, e in self.exclusions(doc, features, present)]
-            child = bool(self.child_matcher(doc, features, present))
+            child = any(m[0] in self.child_keys for m in matches) or bool(self.child_matcher(doc, features, present))
         words = [form[2:] for _, form in features]  # "w:<form>" -> "<form>"
         kinds: set[str] = set()
         about: set[str] = set()
