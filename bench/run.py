@@ -5,7 +5,8 @@
    between a reply and the next message (people reading and typing), for this assistant
    (action server, SQLite tracker store, one Rasa process) and for `rasa init`'s assistant
    trained in a temporary folder, driven by the same load generator (bench/loadgen.py) with
-   the same messages; and the ratio between them.
+   the same messages; and the ratio between them. Both assistants are up at once and each
+   level runs on one and then the other, so a pair sees the machine in the same state.
 2. The crisis detector in microseconds per message (bot/safety/benchmark.py).
 3. Training time from scratch (empty Rasa cache) and model size, for both.
 
@@ -51,25 +52,17 @@ def train(cwd: Path, args: list[str], env: dict[str, str], log: Any, models_dir:
     return seconds, models[-1]
 
 
-def measure(rasa_url: str, expect_referrals: bool) -> list[dict[str, Any]]:
-    rows = []
+def measure_side_by_side(ours_url: str, stock_url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each level on this assistant and then on rasa init, so both see the machine as it is
+    at that moment (this VM's speed drifts by a third over minutes)."""
+    ours, stock = [], []
+    for url in (ours_url, stock_url):
+        asyncio.run(run_load(url, 1, 3, url == ours_url))  # warm-up
     for concurrency, conversations, think_time in LEVELS:
-        result = asyncio.run(run_load(rasa_url, concurrency, conversations, expect_referrals, think_time))
-        rows.append(result.summary())
-    return rows
-
-
-def serve_and_measure(commands: list[list[str]], cwd: Path, env: dict[str, str], rasa_port: int, log: Any,
-                      expect_referrals: bool, health: list[str]) -> list[dict[str, Any]]:
-    processes = [subprocess.Popen(c, cwd=cwd, env=env, stdout=log, stderr=log) for c in commands]
-    try:
-        for url in health:
-            wait_for(url)
-        url = f"http://127.0.0.1:{rasa_port}"
-        asyncio.run(run_load(url, 1, 3, expect_referrals))  # warm-up
-        return measure(url, expect_referrals)
-    finally:
-        stop_processes(processes)
+        for url, rows in ((ours_url, ours), (stock_url, stock)):
+            result = asyncio.run(run_load(url, concurrency, conversations, url == ours_url, think_time))
+            rows.append(result.summary())
+    return ours, stock
 
 
 def main() -> None:
@@ -95,28 +88,31 @@ def main() -> None:
                                      log, stock / "models")
         results["stock_training"] = {"seconds": round(seconds, 1), "model_mb": round(stock_model.stat().st_size / 1e6, 1)}
 
-        print("load on this assistant ...", flush=True)
-        action_port, rasa_port = free_port(), free_port()
+        print("load on this assistant and rasa init, level by level ...", flush=True)
+        action_port, rasa_port, stock_port = free_port(), free_port(), free_port()
         endpoints = tmp / "endpoints.yml"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
             f"tracker_store:\n  type: bot.tracker_store.PrivateSQLTrackerStore\n  dialect: sqlite\n  db: {tmp}/trackers.db\n"
         )
-        env = _env(tmp / "cache-ours")
-        results["ours_load"] = serve_and_measure(
-            [[RASA, "run", "actions", "--port", str(action_port)],
-             [RASA, "run", "-m", str(model), "--port", str(rasa_port), "--endpoints", str(endpoints),
-              "--credentials", "credentials.yml"]],
-            REPO_ROOT, env, rasa_port, log, True,
-            [f"http://127.0.0.1:{action_port}/health", f"http://127.0.0.1:{rasa_port}/"],
-        )
-
-        print("load on the rasa init assistant ...", flush=True)
-        rasa_port = free_port()
-        results["stock_load"] = serve_and_measure(
-            [[RASA, "run", "-m", str(stock_model), "--port", str(rasa_port)]],
-            stock, _env(tmp / "cache-stock"), rasa_port, log, False, [f"http://127.0.0.1:{rasa_port}/"],
-        )
+        processes = [
+            subprocess.Popen([RASA, "run", "actions", "--port", str(action_port)], cwd=REPO_ROOT,
+                             env=_env(tmp / "cache-ours"), stdout=log, stderr=log),
+            subprocess.Popen([RASA, "run", "-m", str(model), "--port", str(rasa_port), "--endpoints", str(endpoints),
+                              "--credentials", "credentials.yml"], cwd=REPO_ROOT, env=_env(tmp / "cache-ours"),
+                             stdout=log, stderr=log),
+            subprocess.Popen([RASA, "run", "-m", str(stock_model), "--port", str(stock_port)], cwd=stock,
+                             env=_env(tmp / "cache-stock"), stdout=log, stderr=log),
+        ]
+        try:
+            for url in (f"http://127.0.0.1:{action_port}/health", f"http://127.0.0.1:{rasa_port}/",
+                        f"http://127.0.0.1:{stock_port}/"):
+                wait_for(url)
+            results["ours_load"], results["stock_load"] = measure_side_by_side(
+                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{stock_port}"
+            )
+        finally:
+            stop_processes(processes)
     for ours_row, stock_row in zip(results["ours_load"], results["stock_load"]):
         ours_row["p50_vs_stock"] = round(ours_row["p50_ms"] / stock_row["p50_ms"], 2) if stock_row["p50_ms"] else None
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
