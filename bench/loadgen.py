@@ -6,8 +6,8 @@ reply arrives, which measures the server at saturation), or paced by a think tim
 simulated person waits a random 1-3 s after a reply before sending, as people read and type;
 real people usually take longer).
 Every reply is checked: HTTP 200 and a JSON list of messages each with content (text, buttons,
-an image; an error otherwise); empty lists are counted apart; crisis turns must carry a referral (only for
-assistants that refer: `expect_referrals`).
+an image; an error otherwise); empty lists are counted apart; crisis turns must carry a
+referral (only for assistants that refer: `expect_referrals`).
 """
 
 from __future__ import annotations

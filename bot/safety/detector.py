@@ -220,9 +220,14 @@ class PatternSet:
         return sorted(set(matches), key=lambda m: (m[1], m[2]))
 
 
+def word_features(lemma: str, lower: str) -> tuple[str, str]:
+    """The words a token offers the patterns: "l:<lemma>" and "w:<lower-case form>"."""
+    return f"l:{lemma}", f"w:{lower}"
+
+
 def doc_features(doc: Doc) -> list[tuple[str, str]]:
-    """Per token the words patterns require: "l:<lemma>" and "w:<lower-case form>"."""
-    return [(f"l:{t.lemma_}", f"w:{t.lower_}") for t in doc]
+    """`word_features` of every token."""
+    return [word_features(t.lemma_, t.lower_) for t in doc]
 
 
 class LookupLemmatiser:
@@ -250,7 +255,7 @@ class LookupLemmatiser:
             if word is None:
                 lemma = self.table.get(token.text, token.text)
                 lemma = lemma if isinstance(lemma, str) else lemma[0]
-                word = (strings.add(lemma), (f"l:{lemma}", f"w:{token.lower_}"))
+                word = (strings.add(lemma), word_features(lemma, token.lower_))
                 if len(self._words) < self.MAX_WORDS:
                     self._words[token.orth] = word
             token.lemma = word[0]
