@@ -1,10 +1,20 @@
 """The speed fixes in bot/rasa_speedups.py give Rasa's own results."""
 
+import asyncio
+import copy
+import random
+from typing import Any
+
 import jsonschema
 import pytest
 import sqlalchemy as sa
 from rasa.core.actions.action import RemoteAction
-from rasa.shared.core.events import Event, SlotSet, UserUttered
+from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
 from bot import rasa_speedups
@@ -48,3 +58,104 @@ def test_sqlite_store_keeps_its_connections_in_wal_mode(tmp_path):
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def _random_prediction(rng, size: int, name: str, priority: int, ted: bool = False) -> PolicyPrediction:
+    shape = rng.choice(["none", "certain", "fallback", "spread"])
+    probabilities = [0.0] * size
+    if shape == "certain":
+        probabilities[rng.randrange(size)] = 1.0
+    elif shape == "fallback":
+        probabilities[rng.randrange(size)] = 0.3
+    elif shape == "spread":
+        weights = [rng.random() ** 4 for _ in range(size)]
+        probabilities = [w / sum(weights) for w in weights]
+    events = [] if ted or rng.random() < 0.7 else [SlotSet("relationship", "family")]
+    optional = [SlotSet("country", "GB")] if rng.random() < 0.3 else []
+    return PolicyPrediction(
+        probabilities, name, priority, events=events, optional_events=optional,
+        is_end_to_end_prediction=not ted and rng.random() < 0.1,
+        is_no_user_prediction=not ted and rng.random() < 0.1,
+    )
+
+
+def test_deferred_ted_never_changes_what_the_ensemble_picks():
+    """Wherever `ted_cannot_win` says so, Rasa's ensemble picks the same prediction whether
+    TED predicted anything or abstained (20,000 random cases, TED's scores included)."""
+    rng = random.Random(7)
+    domain = Domain.from_dict({"intents": ["greet"], "actions": [f"action_{i}" for i in range(6)]})
+    size = len(domain.action_names_or_texts)
+    ensemble = DefaultPolicyPredictionEnsemble()
+    settled = 0
+    for _ in range(20_000):
+        last = rng.choice([ActionExecuted("action_1"), ActionExecutionRejected("action_2"), ActionExecuted("action_listen")])
+        tracker = DialogueStateTracker.from_events("s", [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"}), last])
+        ted_priority = rng.choice([1, 1, 1, 4])
+        others = [_random_prediction(rng, size, "MemoizationPolicy", 3), _random_prediction(rng, size, "RulePolicy", 6)]
+        ted = _random_prediction(rng, size, "TEDPolicy", ted_priority, ted=True)
+        if not rasa_speedups.ted_cannot_win(others, tracker, ted_priority):
+            continue
+        settled += 1
+        abstained = PolicyPrediction([0.0] * size, "TEDPolicy", ted_priority)
+        with_ted = ensemble.combine_predictions(copy.deepcopy(others) + [ted], tracker, domain)
+        without_ted = ensemble.combine_predictions(copy.deepcopy(others) + [abstained], tracker, domain)
+        assert with_ted == without_ted
+    assert settled > 5_000
+
+
+def _random_tracker(rng: random.Random, domain: Domain, number: int) -> DialogueStateTracker:
+    """A conversation of random intents and actions: many states no rule or story covers."""
+    actions = [name for name in domain.action_names_or_texts if name != "..."]
+    events: list[Event] = [ActionExecuted("action_listen")]
+    for _ in range(rng.randint(1, 5)):
+        intent = rng.choice(domain.intents)
+        events.append(UserUttered(f"/{intent}", {"name": intent, "confidence": 1.0}))
+        if rng.random() < 0.3:
+            events.append(SlotSet("relationship", rng.choice(["romantic", "friendship", "family", "work"])))
+        for _ in range(rng.randint(0, 2)):
+            events.append(ActionExecuted(rng.choice(actions)))
+        if rng.random() < 0.2:
+            events.append(ActionExecutionRejected(rng.choice(actions)))
+        if rng.random() < 0.8:
+            events.append(ActionExecuted("action_listen"))
+    return DialogueStateTracker.from_events(f"random-{number}", events, domain.slots)
+
+
+def test_trained_assistant_predicts_the_same_with_ted_deferred(monkeypatch):
+    """The trained assistant's prediction (scores, policy, confidence) for 300 random
+    conversations is the same with TED deferred as with Rasa running every policy; both
+    paths are taken (TED skipped, and TED run where no rule is certain). That TED's own
+    prediction wins when it is best is shown with random scores in the test above."""
+    from rasa.core.agent import load_agent
+
+    from bot.paths import REPO_ROOT
+
+    rasa_speedups.install()
+    agent = asyncio.run(load_agent(model_path=str(REPO_ROOT / "models" / "trust.tar.gz")))
+    rng = random.Random(11)
+    trackers = [_random_tracker(rng, agent.domain, number) for number in range(300)]
+
+    def predictions() -> list[tuple]:
+        results = []
+        for tracker in trackers:
+            prediction = agent.processor.predict_next_with_tracker(copy.deepcopy(tracker))
+            results.append((prediction["scores"], prediction["policy"], prediction["confidence"]))
+        return results
+
+    skipped: list[int] = []
+    original_call = rasa_speedups.DeferredTEDNode.__call__
+
+    def counting_call(node: rasa_speedups.DeferredTEDNode, *inputs: Any) -> Any:
+        before = node.skipped
+        output = original_call(node, *inputs)
+        skipped.append(node.skipped - before)
+        return output
+
+    monkeypatch.setattr(rasa_speedups.DeferredTEDNode, "__call__", counting_call)
+    deferred = predictions()
+    monkeypatch.setattr(DaskGraphRunner, "_build_dask_graph", rasa_speedups._original_build_dask_graph)
+    every_policy = predictions()
+    assert deferred == every_policy
+    print(f"\nTED skipped for {sum(skipped)} of {len(skipped)} random conversations")
+    assert len(skipped) == len(trackers)
+    assert 0 < sum(skipped) < len(skipped)
