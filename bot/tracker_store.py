@@ -12,18 +12,26 @@ endpoints.yml:
   deleted instead of saved. It is a response, not a custom action, so it works even while
   the action server is down.
 - `delete_sender` and `delete_older_than` back the commands in bot/privacy.py.
+- Cheaper turns, same rows: the latest session is read with one prepared statement (Rasa
+  builds an ORM query with a subquery each time), and the store remembers how many events
+  it read into each tracker it returned, so saving that tracker needs no count query (Rasa
+  counts the stored events again on every save). A tracker the store did not return, or
+  one from before a deletion, is counted as Rasa counts it.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import time
+import weakref
 from pathlib import Path
-from typing import Any, Optional, Text
+from typing import Any, Iterator, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 FORGET_ACTION = "utter_conversation_deleted"
@@ -59,6 +67,21 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, dialect=dialect, db=db, **kwargs)
         if dialect == "sqlite":
             self._pool_sqlite_connections()
+        # sender -> (the tracker object last read or saved, how many of its events are stored)
+        self._stored: dict[Text, tuple[weakref.ref, int]] = {}
+        events = self.SQLEvent.__table__
+        sender = sa.bindparam("sender_id")
+        # Rasa's `_event_query` for the latest session, as one statement built once.
+        session_start = (
+            sa.select(sa.func.max(events.c.timestamp))
+            .where(events.c.sender_id == sender, events.c.type_name == SessionStarted.type_name)
+            .scalar_subquery()
+        )
+        self._latest_session = (
+            sa.select(events.c.data)
+            .where(events.c.sender_id == sender, sa.or_(events.c.timestamp >= session_start, session_start.is_(None)))
+            .order_by(events.c.id)
+        )
 
     def _pool_sqlite_connections(self) -> None:
         # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool): two a
@@ -72,15 +95,37 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        if fetch_events_from_all_sessions:
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        with self.session_scope() as session:  # Rasa's session: it sets PostgreSQL's schema
+            rows = session.execute(self._latest_session, {"sender_id": sender_id}).all()
+        if not self.domain or not rows:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+        self._remember(tracker, len(rows))
+        return tracker
+
+    def _remember(self, tracker: DialogueStateTracker, stored: int) -> None:
+        self._stored[tracker.sender_id] = (weakref.ref(tracker), stored)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        reference, stored = self._stored.get(tracker.sender_id, (None, 0))
+        if reference is None or reference() is not tracker:
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         if asked_to_be_forgotten(tracker):
             deleted = self.delete_sender(tracker.sender_id)
             logger.info("Forgot a conversation at its sender's request (%d events).", deleted)
             return
         await super().save(tracker)
+        self._remember(tracker, len(tracker.events))
 
     def delete_sender(self, sender_id: Text) -> int:
         """Deletes every event of one sender; returns how many."""
+        self._stored.pop(sender_id, None)
         with self.session_scope() as session:
             deleted = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
             session.commit()
@@ -97,6 +142,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 .having(sa.func.max(self.SQLEvent.timestamp) < cutoff)
                 .all()
             ]
+            for sender in stale:
+                self._stored.pop(sender, None)
             events = 0
             for start in range(0, len(stale), 500):
                 chunk = stale[start : start + 500]

@@ -5,8 +5,9 @@ import time
 
 import pytest
 import yaml
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.paths import REPO_ROOT
@@ -94,3 +95,62 @@ async def test_commands_delete_by_age_and_by_sender(store, store_config, tmp_pat
     privacy_main(["--endpoints", str(endpoints), "forget", "dave"])
     assert "Deleted 3 events" in capsys.readouterr().out
     assert store.count_events() == 0
+
+
+def two_sessions(sender, start):
+    """A conversation, a new session a minute later, and a turn in it."""
+    return [*conversation(sender, start).events,
+        ActionExecuted("action_session_start", timestamp=start + 60),
+        SessionStarted(timestamp=start + 60),
+        ActionExecuted("action_listen", timestamp=start + 60),
+        UserUttered("hello again", {"name": "greet", "confidence": 1.0}, timestamp=start + 61),
+    ]
+
+
+def as_dicts(tracker):
+    return [event.as_dict() for event in tracker.events]
+
+
+async def test_the_latest_session_is_read_as_rasa_reads_it(store):
+    start = time.time() - 600
+    for sender in ("erin", "frank"):
+        await store.save(DialogueStateTracker.from_events(sender, two_sessions(sender, start), slots=DOMAIN.slots))
+    ours = await store.retrieve("erin")
+    rasas = await SQLTrackerStore._retrieve(store, "erin", fetch_events_from_all_sessions=False)
+    assert as_dicts(ours) == as_dicts(rasas) and len(ours.events) == 4
+    assert len((await store.retrieve_full_tracker("erin")).events) == 7
+    assert await store.retrieve("nobody") is None
+
+
+async def test_saving_stores_what_rasas_count_stores(store):
+    """Saving without Rasa's count query stores the same rows as with it, also for a copy
+    the store did not read (counted as Rasa counts it) and when two trackers of one sender
+    diverge (Rasa's count then drops the older one's new events; so do we)."""
+    start = time.time() - 600
+
+    async def scenario(sender: str, forget_counts: bool) -> list[dict]:
+        async def save(tracker: DialogueStateTracker) -> None:
+            if forget_counts:
+                store._stored.clear()
+            await store.save(tracker)
+
+        await save(DialogueStateTracker.from_events(sender, two_sessions(sender, start), slots=DOMAIN.slots))
+        tracker = await store.retrieve(sender)
+        tracker.update(ActionExecuted("utter_greet", timestamp=start + 62))
+        tracker.update(ActionExecuted("action_listen", timestamp=start + 62))
+        await save(tracker)
+        await save(tracker)
+        copy_of_it = DialogueStateTracker.from_dict(sender, [e.as_dict() for e in tracker.events], DOMAIN.slots)
+        copy_of_it.update(UserUttered("thanks", {"name": "thank", "confidence": 1.0}, timestamp=start + 63))
+        await save(copy_of_it)
+        tracker.update(UserUttered("bye", {"name": "goodbye", "confidence": 1.0}, timestamp=start + 64))
+        await save(tracker)
+        again = await store.retrieve(sender)
+        again.update(UserUttered("one more", {"name": "greet", "confidence": 1.0}, timestamp=start + 65))
+        await save(again)
+        return as_dicts(await store.retrieve_full_tracker(sender))
+
+    ours = await scenario("gina", forget_counts=False)
+    rasas = await scenario("hank", forget_counts=True)
+    assert ours == rasas
+    assert [e.get("text") for e in ours if e["event"] == "user"] == ["my boss lied to me", "hello again", "thanks", "one more"]
