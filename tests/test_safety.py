@@ -1,5 +1,7 @@
 """The crisis detector: normalisation units and the labelled case file (recall and false alarms)."""
 
+import random
+
 import pytest
 
 from bot.paths import REPO_ROOT
@@ -100,6 +102,10 @@ def test_windowed_matching_finds_exactly_what_one_matcher_over_the_whole_message
             plain.add(f"{kind}:{index}", compiler.compile(" ".join(words)).token_patterns)
     texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
     texts += [" ".join(texts[i : i + 12]) for i in range(0, len(texts), 12)]
+    # Word soups of the patterns' own words: matches at every place, window edges included.
+    rng = random.Random(3)
+    vocabulary = sorted(compiler.forms | {"i", "me", "my", "he", "she", "to", "and", "the", "not", "really"})
+    texts += [" ".join(rng.choices(vocabulary, k=rng.randint(3, 40))) for _ in range(1500)]
     assert detector.matcher.phrases, "fixed phrases go through the PhraseMatcher"
     for text in texts:
         doc = detector.nlp(detector.normalise(text))

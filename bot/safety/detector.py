@@ -75,6 +75,7 @@ class CompiledPattern:
     token_patterns: list[list[dict[str, Any]]]
     required: tuple[frozenset[str], ...]
     phrase: str | None = None
+    required_at: tuple[int, ...] = ()  # the token position of each `required` set
 
 
 @dataclass
@@ -124,6 +125,7 @@ class PatternCompiler:
     def compile(self, pattern: str) -> CompiledPattern:
         positions: list[list[dict[str, Any]]] = []
         required: list[frozenset[str]] = []
+        required_at: list[int] = []
         # A leading or trailing "any word or none" never changes whether a pattern matches.
         specs = pattern.split()
         while specs and specs[0] in ("?", "*"):
@@ -135,9 +137,10 @@ class PatternCompiler:
                 positions.extend([[{"OP": "?"}]] * 3)
                 continue
             tokens, words = self._position(spec)
-            positions.append(tokens)
             if words is not None:
                 required.append(words)
+                required_at.append(len(positions))
+            positions.append(tokens)
         plain = all(PLAIN_WORD.match(spec) for spec in specs)
         if plain:
             self.forms.update(specs)
@@ -145,13 +148,15 @@ class PatternCompiler:
             token_patterns=[list(combo) for combo in itertools.product(*positions)],
             required=tuple(required),
             phrase=" ".join(specs) if plain else None,
+            required_at=tuple(required_at),
         )
 
 
 @dataclass(frozen=True)
 class _KeyedPattern:
     required: tuple[frozenset[str], ...]
-    length: int  # the most tokens a match can span
+    before: int  # the most tokens a match can have before its anchor word
+    after: int  # and after it
     matcher: Matcher
 
 
@@ -160,7 +165,8 @@ class PatternSet:
     rest with a `Matcher` per pattern.
 
     A pattern's Matcher runs only when the doc holds every word the pattern requires, and only
-    on the tokens around its least common required word (its anchor). One Matcher over all
+    on the tokens a match could span around its least common required word (its anchor:
+    every match has one at the anchor's place in the pattern). One Matcher over all
     patterns and all tokens cost several milliseconds on a 100-word message, nearly all of it
     on patterns that could not match there.
     """
@@ -183,11 +189,12 @@ class PatternSet:
         for key, compiled in compiled_patterns:
             matcher = Matcher(nlp.vocab)
             matcher.add(key, compiled.token_patterns)
-            anchor = min(compiled.required, key=lambda words: sum(spread[w] for w in words))
+            place = min(range(len(compiled.required)), key=lambda i: sum(spread[w] for w in compiled.required[i]))
+            at = compiled.required_at[place]
             length = max(len(p) for p in compiled.token_patterns)
-            for word in anchor:
+            for word in compiled.required[place]:
                 self.by_word.setdefault(word, []).append(len(self.keyed))
-            self.keyed.append(_KeyedPattern(compiled.required, length, matcher))
+            self.keyed.append(_KeyedPattern(compiled.required, at, length - at - 1, matcher))
 
     def __call__(self, doc: Doc, features: list[tuple[str, str]] | None = None,
                  present: set[str] | None = None) -> list[tuple[int, int, int]]:
@@ -208,7 +215,7 @@ class PatternSet:
             pattern = self.keyed[index]
             if not all(not words.isdisjoint(present) for words in pattern.required):
                 continue
-            for start, end in _windows(positions, pattern.length, len(doc)):
+            for start, end in _windows(positions, pattern.before, pattern.after, len(doc)):
                 # The same test on just the window: most windows of a long message fail it,
                 # and a set test costs far less than running the Matcher.
                 window = windows.get((start, end))
@@ -263,11 +270,12 @@ class LookupLemmatiser:
         return doc, features
 
 
-def _windows(positions: list[int], length: int, size: int) -> list[tuple[int, int]]:
-    """Merged token ranges holding every match of up to `length` tokens through a position."""
+def _windows(positions: list[int], before: int, after: int, size: int) -> list[tuple[int, int]]:
+    """Merged token ranges holding every match with at most `before` tokens before one of
+    the positions and `after` after it."""
     windows: list[tuple[int, int]] = []
     for position in sorted(set(positions)):
-        start, end = max(0, position - length + 1), min(size, position + length)
+        start, end = max(0, position - before), min(size, position + after + 1)
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], max(windows[-1][1], end))
         else:
