@@ -18,6 +18,11 @@ story is), TED's prediction cannot be chosen: its confidences are softmax scores
 the other policies and only when its prediction could still be chosen (`ted_cannot_win`);
 otherwise TED abstains, as it does without a model. In this assistant, rules decide nearly
 every turn: TED was ~30% of a turn's time.
+
+A loaded model's graph (NLU once a message, prediction twice or more) runs through dask,
+which rebuilds the graph, orders it and schedules it on every call: ~1 ms each. `install()`
+runs a model's graph in a topological order worked out once per set of targets, calling
+the same nodes with the same inputs; training keeps dask.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from jsonschema.validators import validator_for
 from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import GraphNode, GraphSchema
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Event
@@ -42,6 +48,7 @@ _validators: dict[str, Any] = {}
 _original_resolve_by_type = Event.resolve_by_type
 _event_classes: dict[str, type[Event]] = {}
 _original_build_dask_graph = DaskGraphRunner._build_dask_graph
+_original_run = DaskGraphRunner.run
 PREDICT_FN = "predict_action_probabilities"
 
 
@@ -145,7 +152,57 @@ def build_dask_graph_deferring_ted(runner: DaskGraphRunner, schema: GraphSchema)
     return graph
 
 
+def execution_order(graph: dict[str, Any]) -> list[tuple[str, Any, tuple[str, ...]]]:
+    """(name, callable, inputs) of each task of a dask graph, every task after its inputs."""
+    order: list[tuple[str, Any, tuple[str, ...]]] = []
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in done or name not in graph:
+            return
+        if name in path:
+            raise GraphRunError(f"The graph has a cycle through '{name}'.")
+        task, *needs = graph[name]
+        for need in needs:
+            visit(need, (*path, name))
+        done.add(name)
+        order.append((name, task, tuple(needs)))
+
+    for name in graph:
+        visit(name, ())
+    return order
+
+
+def run_in_fixed_order(runner: DaskGraphRunner, inputs: dict[str, Any] | None = None,
+                       targets: list[str] | None = None) -> dict[str, Any]:
+    """`DaskGraphRunner.run` for a loaded model: same nodes, same inputs, same result, without
+    dask's per-call scheduling. Training and fingerprinting graphs still go through dask."""
+    if runner._execution_context.model_id is None:
+        return _original_run(runner, inputs, targets)
+    run_targets = targets if targets else runner._graph_schema.target_names
+    plans = runner.__dict__.setdefault("_fixed_order_plans", {})
+    # The graph builder is part of the key: the tests swap it to compare with Rasa's own.
+    key = (tuple(run_targets), DaskGraphRunner._build_dask_graph)
+    plan = plans.get(key)
+    if plan is None:
+        graph = runner._build_dask_graph(runner._graph_schema.minimal_graph_schema(run_targets))
+        plan = plans[key] = (execution_order(graph), frozenset(graph))
+    order, names = plan
+    results: dict[str, Any] = {}
+    for input_name, input_value in (inputs or {}).items():
+        if isinstance(input_value, str) and input_value in names:
+            raise GraphRunError(f"Input value '{input_value}' clashes with a node name.")
+        results[input_name] = (input_name, input_value)
+    try:
+        for name, task, needs in order:
+            results[name] = task(*(results.get(need, need) for need in needs))
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+    return dict(results[target] for target in run_targets)
+
+
 def install() -> None:
     jsonschema.validate = cached_validate
     Event.resolve_by_type = staticmethod(cached_resolve_by_type)  # type: ignore[method-assign]
     DaskGraphRunner._build_dask_graph = build_dask_graph_deferring_ted  # type: ignore[method-assign]
+    DaskGraphRunner.run = run_in_fixed_order  # type: ignore[method-assign]

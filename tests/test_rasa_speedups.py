@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
 from rasa.core.policies.policy import PolicyPrediction
+from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Event, SlotSet, UserUttered
@@ -121,26 +122,35 @@ def _random_tracker(rng: random.Random, domain: Domain, number: int) -> Dialogue
     return DialogueStateTracker.from_events(f"random-{number}", events, domain.slots)
 
 
-def test_trained_assistant_predicts_the_same_with_ted_deferred(monkeypatch):
-    """The trained assistant's prediction (scores, policy, confidence) for 300 random
-    conversations is the same with TED deferred as with Rasa running every policy; both
-    paths are taken (TED skipped, and TED run where no rule is certain). That TED's own
-    prediction wins when it is best is shown with random scores in the test above."""
+def test_trained_assistant_parses_and_predicts_as_rasa_does(monkeypatch):
+    """The trained assistant, with TED deferred and its graph run in a fixed order, parses
+    every labelled crisis case and the load scripts' messages (intent, ranking, entities) and
+    predicts for 300 random conversations (scores, policy, confidence) exactly as with Rasa
+    running every policy through dask. Both TED paths are taken (skipped, and run where no
+    rule is certain); that TED's own prediction wins when it is best is shown with random
+    scores in the test above."""
     from rasa.core.agent import load_agent
 
+    from bench.loadgen import SCRIPTS
     from bot.paths import REPO_ROOT
+    from bot.yaml_data import load_yaml
 
     rasa_speedups.install()
     agent = asyncio.run(load_agent(model_path=str(REPO_ROOT / "models" / "trust.tar.gz")))
     rng = random.Random(11)
     trackers = [_random_tracker(rng, agent.domain, number) for number in range(300)]
+    cases = load_yaml(REPO_ROOT / "tests" / "data" / "crisis_cases.yml")
+    texts = [text for script in SCRIPTS for text in script]
+    texts += [text for abouts in cases["disclosures"].values() for group in abouts.values() for text in group]
+    texts += [text for group in cases["negatives"].values() for text in group]
 
-    def predictions() -> list[tuple]:
-        results = []
+    def results() -> tuple[list, list]:
+        parses = [asyncio.run(agent.parse_message(text)) for text in texts]
+        predictions = []
         for tracker in trackers:
             prediction = agent.processor.predict_next_with_tracker(copy.deepcopy(tracker))
-            results.append((prediction["scores"], prediction["policy"], prediction["confidence"]))
-        return results
+            predictions.append((prediction["scores"], prediction["policy"], prediction["confidence"]))
+        return parses, predictions
 
     skipped: list[int] = []
     original_call = rasa_speedups.DeferredTEDNode.__call__
@@ -152,10 +162,21 @@ def test_trained_assistant_predicts_the_same_with_ted_deferred(monkeypatch):
         return output
 
     monkeypatch.setattr(rasa_speedups.DeferredTEDNode, "__call__", counting_call)
-    deferred = predictions()
+    ours = results()
     monkeypatch.setattr(DaskGraphRunner, "_build_dask_graph", rasa_speedups._original_build_dask_graph)
-    every_policy = predictions()
-    assert deferred == every_policy
+    monkeypatch.setattr(DaskGraphRunner, "run", rasa_speedups._original_run)
+    rasas = results()
+    assert ours[0] == rasas[0]
+    assert ours[1] == rasas[1]
     print(f"\nTED skipped for {sum(skipped)} of {len(skipped)} random conversations")
     assert len(skipped) == len(trackers)
     assert 0 < sum(skipped) < len(skipped)
+
+
+def test_fixed_order_runs_every_task_after_its_inputs():
+    graph = {"c": (len, "a", "b"), "a": (len, "__input__"), "b": (len, "a"), "d": (len, "c")}
+    order = [name for name, _, _ in rasa_speedups.execution_order(graph)]
+    assert sorted(order) == ["a", "b", "c", "d"]
+    assert order.index("a") < order.index("b") < order.index("c") < order.index("d")
+    with pytest.raises(GraphRunError):
+        rasa_speedups.execution_order({"a": (len, "b"), "b": (len, "a")})
