@@ -107,7 +107,13 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     def _remember(self, tracker: DialogueStateTracker, stored: int) -> None:
-        self._stored[tracker.sender_id] = (weakref.ref(tracker), stored)
+        sender = tracker.sender_id
+
+        def forget(reference: weakref.ref) -> None:  # the tracker is gone: so is its entry
+            if self._stored.get(sender, (None, 0))[0] is reference:
+                self._stored.pop(sender, None)
+
+        self._stored[sender] = (weakref.ref(tracker, forget), stored)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         reference, stored = self._stored.get(tracker.sender_id, (None, 0))

@@ -1,6 +1,7 @@
 """Conversations kept in Rasa's SQL tracker store: deletion of one sender, retention, and the
 same on SQLite and on a throwaway PostgreSQL."""
 
+import gc
 import time
 
 import pytest
@@ -153,4 +154,6 @@ async def test_saving_stores_what_rasas_count_stores(store):
     ours = await scenario("gina", forget_counts=False)
     rasas = await scenario("hank", forget_counts=True)
     assert ours == rasas
+    gc.collect()
+    assert "gina" not in store._stored, "a tracker no longer in use leaves nothing behind"
     assert [e.get("text") for e in ours if e["event"] == "user"] == ["my boss lied to me", "hello again", "thanks", "one more"]
