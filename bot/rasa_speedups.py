@@ -102,7 +102,7 @@ def ted_cannot_win(others: Iterable[PolicyPrediction], tracker: DialogueStateTra
 
 
 class DeferredTEDNode:
-    """A TEDPolicy graph node run after the other policies, and only when needed."""
+    """A TEDPolicy graph node (`_deferrable`) run after the other policies, and only when needed."""
 
     def __init__(self, node: GraphNode, others: list[str]) -> None:
         self.node = node
@@ -116,8 +116,7 @@ class DeferredTEDNode:
         domain = received.get(self.node._inputs.get("domain", ""))
         others = [received.get(name) for name in self.others]
         if (
-            isinstance(policy, TEDPolicy)
-            and tracker is not None
+            tracker is not None
             and domain is not None
             and all(isinstance(other, PolicyPrediction) for other in others)
             and ted_cannot_win(others, tracker, policy.priority)

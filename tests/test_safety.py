@@ -16,6 +16,9 @@ DISCLOSURES = [
     for text in texts
 ]
 NEGATIVES = [(group, text) for group, texts in CASES["negatives"].items() for text in texts]
+CASE_TEXTS = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
+# Long messages: every twelve cases in one, ~75 words each.
+JOINED_TEXTS = [" ".join(CASE_TEXTS[i : i + 12]) for i in range(0, len(CASE_TEXTS), 12)]
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +103,7 @@ def test_windowed_matching_finds_exactly_what_one_matcher_over_the_whole_message
         for index, text in enumerate(texts):
             words = [w for w in text.split() if w not in (">self", ">other")]
             plain.add(f"{kind}:{index}", compiler.compile(" ".join(words)).token_patterns)
-    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
-    texts += [" ".join(texts[i : i + 12]) for i in range(0, len(texts), 12)]
+    texts = CASE_TEXTS + JOINED_TEXTS
     # Word soups of the patterns' own words: matches at every place, window edges included.
     rng = random.Random(3)
     vocabulary = sorted(compiler.forms | {"i", "me", "my", "he", "she", "to", "and", "the", "not", "really"})
@@ -116,8 +118,7 @@ def test_the_detector_lemmatises_exactly_as_the_spacy_pipeline_does(detector):
     from bot.safety.detector import LookupLemmatiser, doc_features
 
     assert isinstance(detector.tokenise, LookupLemmatiser)
-    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
-    texts += [detector.normalise(t) for t in texts] + ["He WAS Beaten; they're hitting me!! 🙂 k1ll 42 e-mail"]
+    texts = CASE_TEXTS + [detector.normalise(t) for t in CASE_TEXTS] + ["He WAS Beaten; they're hitting me!! 🙂 k1ll 42 e-mail"]
     for text in texts * 2:  # the second time from the remembered words
         ours, features = detector.tokenise(text)
         theirs = detector.nlp(text)
@@ -126,12 +127,9 @@ def test_the_detector_lemmatises_exactly_as_the_spacy_pipeline_does(detector):
 
 
 def test_skipping_normalisation_steps_that_cannot_apply_changes_nothing(detector):
-    import random
-
     rng = random.Random(11)
     alphabet = "abcdeiklmnorstuwy 0134579@$!|+'-–.*_ "
-    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
-    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 80))) for _ in range(2000)]
+    texts = CASE_TEXTS +  ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 80))) for _ in range(2000)]
     texts += ["I can't, I won't, I cannot", "$end it all", "help!end it all", "k m s", "self-harm", "unalive+ me"]
     edges = ["", " ", "!", "+", "'", "-", "–", ".", "@", "x", "1"]
     texts += [rng.choice(edges) + phrase + rng.choice(edges) for phrase in detector.normalise.slang for _ in range(8)]
@@ -147,8 +145,7 @@ def test_child_flag_equals_that_of_a_pass_over_every_child_pattern(detector):
     every_child_pattern = PatternSet(detector.nlp, PatternCompiler(detector.nlp, patterns["macros"]),
                                      {f"c{i}": p for i, p in enumerate(patterns["child_patterns"])})
     assert len(detector.child_keys) >= len(patterns["child_patterns"]) - 1
-    texts = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
-    texts += [" ".join(texts[i : i + 12]) for i in range(0, len(texts), 12)]
+    texts = CASE_TEXTS + JOINED_TEXTS
     flagged = 0
     for text in texts:
         detection = detector.detect(text)
