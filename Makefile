@@ -10,6 +10,10 @@ RASA := RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MI
 SERVE_RASA := TF_INTER_OP_PARALLELISM_THREADS=1 TF_INTRA_OP_PARALLELISM_THREADS=1 $(RASA)
 SPACY_MODEL := .spacy/en_trust/meta.json
 MODEL := models/trust.tar.gz
+# The learned crisis layer (bot/safety/classifier.py), built from its corpus like the Rasa model.
+CRISIS_MODEL := models/crisis_classifier.npz
+CRISIS_INPUTS := $(wildcard bot/safety/corpus/*.yml) tests/data/crisis_cases.yml $(wildcard data/nlu/*.yml) \
+	bot/encoder.py bot/safety/corpus.py bot/safety/classifier.py bot/safety/train.py
 WEBCHAT := node_modules/rasa-webchat/lib/index.js
 CHROMIUM := /usr/bin/chromium
 # The chat page's origins: Rasa's CORS allows only these (keep allowed_origins in
@@ -22,9 +26,9 @@ API_FLAGS = $(if $(TRUST_API_TOKEN),--enable-api --auth-token $(TRUST_API_TOKEN)
 WEB_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: setup run shell test lint validate test-core test-py bench-safety train web browser services run-cluster forget-older forget bench clean
+.PHONY: setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
 
-setup: $(VENV)/.installed $(SPACY_MODEL) $(MODEL) $(WEBCHAT)
+setup: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL) $(MODEL) $(WEBCHAT)
 
 # A venv left half-made by an interrupted make (a python but no pip) is rebuilt.
 $(VENV)/.installed: requirements.lock requirements-encoder.lock
@@ -37,8 +41,12 @@ $(VENV)/.installed: requirements.lock requirements-encoder.lock
 $(SPACY_MODEL): $(VENV)/.installed bot/spacy_pipeline.py bot/knowledge/vocabulary.yml
 	$(PY) -m bot.spacy_pipeline
 
-# Retrains only when data, config, domain or the NLU components changed.
-$(MODEL): $(VENV)/.installed $(SPACY_MODEL) $(TRAINING_INPUTS)
+$(CRISIS_MODEL): $(VENV)/.installed $(CRISIS_INPUTS)
+	PYTHONPATH=. $(PY) -m bot.safety.train --out $@
+
+# Retrains only when data, config, domain or the NLU components changed. The crisis layer is
+# read at run time, not trained into the model: it only has to exist (order-only).
+$(MODEL): $(VENV)/.installed $(SPACY_MODEL) $(TRAINING_INPUTS) | $(CRISIS_MODEL)
 	$(RASA) train --fixed-model-name trust
 
 train: $(MODEL)
@@ -109,8 +117,12 @@ forget: $(VENV)/.installed
 bench: setup
 	PYTHONPATH=. $(PY) -m bench.run
 
-bench-safety: $(VENV)/.installed $(SPACY_MODEL)
+bench-safety: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.benchmark
+
+# Crisis detection figures: cross-validation and the frozen test split (bot/safety/evaluate.py).
+eval-safety: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL)
+	PYTHONPATH=. $(PY) -m bot.safety.evaluate
 
 clean:
 	rm -rf models results .spacy node_modules

@@ -7,11 +7,12 @@ import logging
 from typing import List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import knowledge
 from bot.safety import referral
+from bot.safety.check_in import interrupted_form
 from bot.safety.referral_log import record_referral
 
 logger = logging.getLogger(__name__)
@@ -205,10 +206,47 @@ class ActionCrisisReferral(Action):
         kinds = _latest_entities(tracker, "crisis_kind")
         about = next(iter(_latest_entities(tracker, "crisis_about")), "self")
         child = bool(_latest_entities(tracker, "crisis_child"))
+        if not kinds:  # a typed "yes" to a check-in: the kind the question asked about
+            kinds = _all_user_entities(tracker, "crisis_kind")[-1:]
+            about = next(iter(_all_user_entities(tracker, "crisis_about")[-1:]), "self")
         country = person_country(tracker)
         result = referral.compose_referral(kinds, about, country, child)
         dispatcher.utter_message(text=result.text, buttons=result.buttons)
         record_referral(kinds or ["unspecified"], country, tracker.get_latest_input_channel())
+        return []
+
+
+class ActionCrisisCheckIn(Action):
+    """Asks directly whether someone is in crisis when the assessment was unsure, with the
+    matching line beneath the question. Remembers a form it interrupted, to go back to it."""
+
+    def name(self) -> Text:
+        return "action_crisis_check_in"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        kind = next(iter(_latest_entities(tracker, "crisis_kind")), None)
+        about = next(iter(_latest_entities(tracker, "crisis_about")), "self")
+        check_in = referral.compose_check_in(kind, about, person_country(tracker))
+        dispatcher.utter_message(text=check_in.text, buttons=check_in.buttons)
+        record_referral([kind or "unspecified"], person_country(tracker), tracker.get_latest_input_channel(), event="check_in")
+        return [SlotSet("check_in_form", interrupted_form(tracker.events))]
+
+
+class ActionCheckInDeclined(Action):
+    """After "no" or "I'd rather not say" to a check-in: thanks, then back to where the
+    conversation was (the interrupted form's next question, or the menu)."""
+
+    def name(self) -> Text:
+        return "action_check_in_declined"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        answer = (tracker.latest_message.get("intent") or {}).get("name")
+        form = tracker.get_slot("check_in_form")
+        text = referral.check_in_reply("rather_not_say" if answer == "rather_not_say" else "deny")
+        if form:
+            dispatcher.utter_message(text=text)
+            return [SlotSet("check_in_form", None), FollowupAction(form)]
+        dispatcher.utter_message(text=text, buttons=knowledge.menu_buttons())
         return []
 
 
@@ -246,7 +284,7 @@ class ActionSetCountry(Action):
             dispatcher.utter_message(text=referral.numbers_text([], None), buttons=knowledge.menu_buttons())
             return [SlotSet("country", "OTHER")]
         if not country:
-            dispatcher.utter_message(text="Where do you live?", buttons=referral.country_buttons())
+            dispatcher.utter_message(text=referral.messages()["country_question"], buttons=referral.country_buttons())
             return []
         kinds = _all_user_entities(tracker, "crisis_kind")[-3:]
         dispatcher.utter_message(text=referral.numbers_text(kinds, country), buttons=referral.referral_buttons())

@@ -115,3 +115,50 @@ def test_start_over_resets_and_greets():
     assert messages[1]["response"] == "utter_greet"
     assert {e["event"] for e in events} == {"reset_slots", "active_loop"}
 
+
+
+def user_event(text, intent, entities=()):
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": list(entities)}}
+
+
+CHECK_IN_ENTITIES = [{"entity": "crisis_kind", "value": "self_harm"}, {"entity": "crisis_about", "value": "self"}]
+
+
+def test_check_in_asks_about_the_likely_kind_and_remembers_the_interrupted_form(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRUST_REFERRAL_LOG", str(tmp_path / "referrals.jsonl"))
+    events = [{"event": "active_loop", "name": "self_check_form"}, user_event("i hate myself", "crisis_check_in"),
+              {"event": "active_loop", "name": None}]
+    tracker = make_tracker(text="i hate myself", intent="crisis_check_in", entities=CHECK_IN_ENTITIES,
+                           metadata={"country": "US"}, events=events)
+    messages, returned = run(actions.ActionCrisisCheckIn(), tracker)
+    assert "Are you hurting yourself, or thinking about it?" in texts(messages) and "988" in texts(messages)
+    assert [b["title"] for b in messages[0]["buttons"]] == ["Yes", "No", "I'd rather not say"]
+    assert returned == [{"event": "slot", "timestamp": None, "name": "check_in_form", "value": "self_check_form"}]
+    logged = (tmp_path / "referrals.jsonl").read_text()
+    assert '"event": "check_in"' in logged and '"kind": "self_harm"' in logged and "hate" not in logged
+
+
+def test_no_to_a_check_in_goes_back_to_the_interrupted_form_or_the_menu():
+    messages, events = run(actions.ActionCheckInDeclined(), make_tracker({"check_in_form": "self_check_form"}, intent="deny"))
+    assert "Thank you for telling me" in texts(messages)
+    assert [e["event"] for e in events] == ["slot", "followup"] and events[1]["name"] == "self_check_form"
+    messages, events = run(actions.ActionCheckInDeclined(), make_tracker(intent="rather_not_say"))
+    assert "you don't have to say" in texts(messages) and messages[-1]["buttons"] == knowledge.menu_buttons()
+    assert events == []
+
+
+def test_yes_typed_to_a_check_in_refers_for_the_kind_it_asked_about():
+    events = [user_event("i hate myself", "crisis_check_in", CHECK_IN_ENTITIES), user_event("yes", "affirm")]
+    messages, _ = run(actions.ActionCrisisReferral(), make_tracker({"country": "GB"}, text="yes", intent="affirm", events=events))
+    assert "Hurting yourself is a sign" in texts(messages) and "116 123" in texts(messages)
+
+
+def test_the_interrupted_form_is_only_one_deactivated_in_this_turn():
+    from bot.safety.check_in import interrupted_form
+
+    loop = {"event": "active_loop", "name": "therapy_preferences_form"}
+    stopped = {"event": "active_loop", "name": None}
+    assert interrupted_form([loop, user_event("x", "crisis_check_in"), stopped]) == "therapy_preferences_form"
+    assert interrupted_form([loop, stopped, user_event("x", "crisis_check_in")]) is None
+    assert interrupted_form([user_event("x", "crisis_check_in")]) is None
+    assert interrupted_form([]) is None

@@ -17,7 +17,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from bot import knowledge
 from bot.channels.limits import MAX_TEXT_READ, ChannelLimits, SenderRateLimiter, limits, rate_limiter
 from bot.safety import referral
-from bot.safety.detector import get_detector
+from bot.safety.assess import assess
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +25,17 @@ logger = logging.getLogger(__name__)
 def safety_net_replies(text: Any, metadata: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
     """Replies (Rasa's `{"text", "buttons"}` shape) for a turn that produced none."""
     texts = referral.messages()
-    detection = get_detector().detect(text if isinstance(text, str) else "")
-    if not detection.is_crisis:
+    # Read from the assessment already made for this message (assess remembers recent ones).
+    found = assess(text if isinstance(text, str) else "")
+    # Unsure is treated as a disclosure here: with part of the system down, nobody could
+    # answer a check-in question, so the numbers are sent.
+    if not (found.refer or found.check_in):
         return [{"text": texts["trouble_short"], "buttons": knowledge.menu_buttons()}]
     logger.warning("No reply was produced for a crisis disclosure; sending the referral from the channel.")
-    found = referral.compose_referral(
-        detection.kinds, detection.about, referral.person_country(metadata), detection.involves_child
+    referral_found = referral.compose_referral(
+        found.kinds, found.about, referral.person_country(metadata), found.involves_child
     )
-    return [{"text": texts["trouble"]}, {"text": found.text, "buttons": found.buttons}]
+    return [{"text": texts["trouble"]}, {"text": referral_found.text, "buttons": referral_found.buttons}]
 
 
 def held_back_reply(text: str, sender_id: str, channel_limits: ChannelLimits,
@@ -42,8 +45,9 @@ def held_back_reply(text: str, sender_id: str, channel_limits: ChannelLimits,
     too_long = len(text) > channel_limits.max_message_chars
     if within_rate and not too_long:
         return None
-    if get_detector().detect(text).is_crisis:
-        return None  # a disclosure always reaches the assistant
+    found = assess(text)
+    if found.refer or found.check_in:
+        return None  # a disclosure, or a message to ask about, always reaches the assistant
     logger.info("Held back a message: %s", "too long" if too_long else "sender over the rate limit")
     texts = referral.messages()
     if too_long:

@@ -7,9 +7,11 @@
   junk, one 10,000-letter "word", unknown /payloads) to the `nlu_fallback` intent, so they get
   the "say it another way" reply instead of whatever the classifier guessed from nothing.
   A disclosure inside such a message is still caught: `CrisisOverride` runs after it.
-- `CrisisOverride` runs the crisis detector on every message and, on a match, sets the
+- `CrisisOverride` assesses every message with both crisis layers (bot/safety/assess.py: the
+  patterns and the learned layer on the sentence encoder). On a disclosure it sets the
   `crisis_disclosure` intent with confidence 1.0 and the kinds as `crisis_kind` entities,
-  whatever the classifier thought. It must come after every intent classifier.
+  whatever the classifier thought; when the learned layer is unsure it sets `crisis_check_in`,
+  so the assistant asks. It must come after every intent classifier.
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import rasa_speedups
-from bot.safety.detector import get_detector
+from bot.safety.assess import get_assessor
 
 rasa_speedups.install()  # this module loads inside every Rasa server; see bot/rasa_speedups.py
 
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis_disclosure"
+CHECK_IN_INTENT = "crisis_check_in"
 FALLBACK_INTENT = "nlu_fallback"
 BINARY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 LONGEST_WORD = 60
@@ -138,21 +141,26 @@ class CrisisOverride(_UntrainedComponent):
     def get_default_config() -> Dict[Text, Any]:
         # A classifier-only crisis guess (the detector found nothing) is kept only at or above
         # this confidence; below it, idioms like "my feet are killing me" would be referred.
-        return {"intent": CRISIS_INTENT, "classifier_only_threshold": 0.98}
+        return {"intent": CRISIS_INTENT, "check_in_intent": CHECK_IN_INTENT, "classifier_only_threshold": 0.98}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
         self.intent = config["intent"]
+        self.check_in_intent = config["check_in_intent"]
         self.classifier_only_threshold = float(config["classifier_only_threshold"])
-        self.detector = get_detector()
+        self.assess = get_assessor()
 
     def _demote_unconfirmed_guess(self, message: Message) -> None:
+        """DIET's own crisis guesses stand only when very sure; a check-in is only ever asked
+        when the assessment says so."""
         intent = message.get(INTENT) or {}
-        if intent.get(INTENT_NAME_KEY) != self.intent:
+        name = intent.get(INTENT_NAME_KEY)
+        if name not in (self.intent, self.check_in_intent):
             return
-        if (intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self.classifier_only_threshold:
+        if name == self.intent and (intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self.classifier_only_threshold:
             return
-        ranking = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) != self.intent]
+        ranking = [r for r in message.get(INTENT_RANKING_KEY, [])
+                   if r.get(INTENT_NAME_KEY) not in (self.intent, self.check_in_intent)]
         if ranking:
             _set_intent(message, ranking[0], ranking)
 
@@ -161,20 +169,22 @@ class CrisisOverride(_UntrainedComponent):
             text: Optional[str] = message.get(TEXT)
             if not text or text.startswith("/"):
                 continue
-            detection = self.detector.detect(text)
-            if not detection.is_crisis:
+            found = self.assess(text)
+            if not (found.refer or found.check_in):
                 self._demote_unconfirmed_guess(message)
                 continue
-            logger.info("crisis language detected: kinds=%s about=%s", ",".join(detection.kinds), detection.about)
-            intent = {INTENT_NAME_KEY: self.intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+            logger.info("crisis %s (%s): kinds=%s about=%s", "disclosure" if found.refer else "check-in",
+                        found.source, ",".join(found.kinds), found.about)
+            chosen = self.intent if found.refer else self.check_in_intent
+            intent = {INTENT_NAME_KEY: chosen, PREDICTED_CONFIDENCE_KEY: 1.0}
             ranking = [intent] + [
-                r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) != self.intent
+                r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) not in (self.intent, chosen)
             ]
             _set_intent(message, intent, ranking)
             name = self.__class__.__name__
-            crisis_entities = [_entity(CRISIS_KIND_ENTITY, kind, 0, len(text), name) for kind in detection.kinds]
-            crisis_entities.append(_entity(CRISIS_ABOUT_ENTITY, detection.about or "self", 0, len(text), name))
-            if detection.involves_child:
+            crisis_entities = [_entity(CRISIS_KIND_ENTITY, kind, 0, len(text), name) for kind in found.kinds]
+            crisis_entities.append(_entity(CRISIS_ABOUT_ENTITY, found.about or "self", 0, len(text), name))
+            if found.involves_child:
                 crisis_entities.append(_entity(CRISIS_CHILD_ENTITY, "yes", 0, len(text), name))
             message.set(ENTITIES, message.get(ENTITIES, []) + crisis_entities, add_to_output=True)
         return messages

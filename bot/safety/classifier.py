@@ -1,11 +1,15 @@
-"""The learned crisis layer: logistic regressions on the sentence encoder's vectors.
+"""The learned crisis layer: nearest labelled examples in the sentence encoder's space.
 
-A message is read as units: each sentence (a run-on sentence in overlapping word windows) and
-the message as a whole. Each unit gets a crisis probability; the message's score is the
-highest. Kind, about whom and whether a child is at risk are read from the unit that scored
-highest. The weights are plain numpy arrays (`models/crisis_classifier.npz`), trained by
-`python -m bot.safety.train` from the corpus (bot/safety/corpus.py); thresholds come from
-family-grouped cross-validation and are stored beside the weights.
+A message is read as units: each sentence (a run-on sentence in overlapping word windows),
+each clause of a sentence (split at commas and "and", "but", "because"...), and the whole
+message when it is short. A unit's score is how much closer it is to the disclosures than to
+the hard negatives: the mean cosine similarity of its three nearest disclosures minus that of
+its three nearest hard negatives. The message's score is its highest unit's. The kinds, about
+whom and whether a child is at risk are voted by that unit's three nearest disclosures.
+
+Chosen over a logistic regression and a small network on the encoder's token states by
+family-grouped cross-validation (results/crisis_model_choice.txt). The labelled vectors and the
+thresholds are in `models/crisis_classifier.npz`, built by `python -m bot.safety.train`.
 """
 
 from __future__ import annotations
@@ -24,112 +28,125 @@ from bot.paths import REPO_ROOT
 CLASSIFIER_FILE = REPO_ROOT / "models" / "crisis_classifier.npz"
 KINDS = ("suicide", "self_harm", "abuse", "sexual_violence", "immediate_danger", "harm_to_others")
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+CLAUSE_BREAK = re.compile(
+    r"\s*[,;:()]\s*|\s+[-–]\s+|\b(?:and|but|because|cause|cuz|coz|bc|then|or|when|while|after|since)\b", re.I
+)
 WINDOW_WORDS = 40
 WINDOW_STEP = 30
-MAX_UNITS = 160
+WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this many sentences
+MAX_UNITS = 240
+NEIGHBOURS = 3
+
+
+def _sentences(text: str) -> list[str]:
+    sentences = []
+    for sentence in SENTENCE_END.split(text):
+        words = sentence.split()
+        if len(words) <= WINDOW_WORDS:
+            sentences.append(" ".join(words))
+            continue
+        for start in range(0, len(words) - WINDOW_WORDS + WINDOW_STEP, WINDOW_STEP):
+            sentences.append(" ".join(words[start : start + WINDOW_WORDS]))
+    return [s for s in sentences if s]
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence of two words or more (none when it has only one)."""
+    parts = [part.strip() for part in CLAUSE_BREAK.split(sentence)]
+    parts = [part for part in parts if len(part.split()) >= 2]
+    return parts if len(parts) > 1 else []
 
 
 def message_units(text: str) -> list[str]:
-    """The sentences of a message (long ones as overlapping word windows), then the whole
-    message when it has more than one unit."""
-    units: list[str] = []
-    for sentence in SENTENCE_END.split(text):
-        words = sentence.split()
-        if not words:
-            continue
-        if len(words) <= WINDOW_WORDS:
-            units.append(" ".join(words))
-            continue
-        for start in range(0, len(words) - WINDOW_WORDS + WINDOW_STEP, WINDOW_STEP):
-            units.append(" ".join(words[start : start + WINDOW_WORDS]))
-    units = list(dict.fromkeys(units))[:MAX_UNITS]
+    """What the learned layer reads of a message: sentences, their clauses, and the whole
+    message when it has at most three sentences."""
+    sentences = _sentences(text)
+    units = list(sentences)
+    for sentence in sentences:
+        units.extend(clauses(sentence))
     whole = " ".join(text.split())
-    if whole and (len(units) != 1 or units[0] != whole):
+    if whole and 1 < len(sentences) <= WHOLE_MESSAGE_SENTENCES:
         units.append(whole)
-    return units
+    return list(dict.fromkeys(units))[:MAX_UNITS]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(axis=-1, keepdims=True)
+def _top_mean(similarities: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, similarities.shape[1])
+    return np.partition(similarities, -k, axis=1)[:, -k:].mean(axis=1)
 
 
 @dataclass(frozen=True)
 class ClassifierReading:
     """What the learned layer read in one message."""
 
-    score: float  # the highest unit's crisis probability
-    kinds: tuple[str, ...]  # most likely first; empty when score is 0
+    score: float  # the highest unit's score, about -1 to 1
+    kinds: tuple[str, ...]  # most likely first
     about_other: bool
     involves_child: bool
 
 
 @dataclass
 class CrisisClassifier:
-    """Weights and thresholds of the learned layer."""
+    """Labelled unit vectors and thresholds of the learned layer."""
 
-    crisis_w: np.ndarray
-    crisis_b: float
-    kind_w: np.ndarray  # (dimension, len(KINDS))
-    kind_b: np.ndarray
-    other_w: np.ndarray
-    other_b: float
-    child_w: np.ndarray
-    child_b: float
-    refer_threshold: float
-    check_in_threshold: float
-    kind_share: float = 0.35  # a second kind is kept when its probability is at least this
+    disclosures: np.ndarray  # (n, dimension), L2-normalised
+    disclosure_kinds: np.ndarray  # (n, len(KINDS)) booleans
+    disclosure_other: np.ndarray  # (n,) booleans
+    disclosure_child: np.ndarray  # (n,) booleans
+    negatives: np.ndarray  # (m, dimension), L2-normalised
+    refer_threshold: float = 0.0
+    check_in_threshold: float = 0.0
 
-    def crisis_probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        return _sigmoid(vectors @ self.crisis_w + self.crisis_b)
+    def unit_scores(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each unit's score and its similarities to every disclosure."""
+        to_disclosures = vectors @ self.disclosures.T
+        score = _top_mean(to_disclosures, NEIGHBOURS) - _top_mean(vectors @ self.negatives.T, NEIGHBOURS)
+        return score, to_disclosures
 
     def read(self, vectors: np.ndarray) -> ClassifierReading:
         """Reads the unit vectors of one message."""
         if len(vectors) == 0:
-            return ClassifierReading(0.0, (), False, False)
-        scores = self.crisis_probabilities(vectors)
+            return ClassifierReading(-1.0, (), False, False)
+        scores, to_disclosures = self.unit_scores(vectors)
         best = int(np.argmax(scores))
-        vector = vectors[best]
-        kind_p = _softmax(vector @ self.kind_w + self.kind_b)
-        order = np.argsort(-kind_p)
-        kinds = tuple(KINDS[i] for i in order if i == order[0] or kind_p[i] >= self.kind_share)
+        nearest = np.argsort(-to_disclosures[best])[:NEIGHBOURS]
+        votes = self.disclosure_kinds[nearest].sum(axis=0)
+        kinds = tuple(KINDS[i] for i in np.argsort(-votes, kind="stable") if votes[i] * 2 > len(nearest))
+        kinds = kinds or (KINDS[int(np.argmax(votes))],)
         return ClassifierReading(
             score=float(scores[best]),
             kinds=kinds,
-            about_other=bool(_sigmoid(vector @ self.other_w + self.other_b) >= 0.5),
-            involves_child=bool(_sigmoid(vector @ self.child_w + self.child_b) >= 0.5),
+            about_other=bool(self.disclosure_other[nearest].sum() * 2 > len(nearest)),
+            involves_child=bool(self.disclosure_child[nearest].sum() * 2 > len(nearest)),
         )
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        thresholds = {"refer": self.refer_threshold, "check_in": self.check_in_threshold, "kind_share": self.kind_share}
+        thresholds = {"refer": self.refer_threshold, "check_in": self.check_in_threshold}
         np.savez(
             path,
-            crisis_w=self.crisis_w, crisis_b=np.float32(self.crisis_b),
-            kind_w=self.kind_w, kind_b=self.kind_b,
-            other_w=self.other_w, other_b=np.float32(self.other_b),
-            child_w=self.child_w, child_b=np.float32(self.child_b),
+            disclosures=self.disclosures.astype(np.float32),
+            disclosure_kinds=self.disclosure_kinds,
+            disclosure_other=self.disclosure_other,
+            disclosure_child=self.disclosure_child,
+            negatives=self.negatives.astype(np.float32),
             thresholds=np.array(json.dumps(thresholds)),
         )
 
     @classmethod
     def load(cls, path: Path = CLASSIFIER_FILE) -> "CrisisClassifier":
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: train it with `make setup` (python -m bot.safety.train).")
+            raise FileNotFoundError(f"{path} is missing: build it with `make setup` (python -m bot.safety.train).")
         data = np.load(path)
         thresholds = json.loads(str(data["thresholds"]))
         return cls(
-            crisis_w=data["crisis_w"], crisis_b=float(data["crisis_b"]),
-            kind_w=data["kind_w"], kind_b=data["kind_b"],
-            other_w=data["other_w"], other_b=float(data["other_b"]),
-            child_w=data["child_w"], child_b=float(data["child_b"]),
-            refer_threshold=thresholds["refer"], check_in_threshold=thresholds["check_in"],
-            kind_share=thresholds["kind_share"],
+            disclosures=data["disclosures"],
+            disclosure_kinds=data["disclosure_kinds"],
+            disclosure_other=data["disclosure_other"],
+            disclosure_child=data["disclosure_child"],
+            negatives=data["negatives"],
+            refer_threshold=thresholds["refer"],
+            check_in_threshold=thresholds["check_in"],
         )
 
 

@@ -19,9 +19,20 @@ class Service:
     name: str
     country: str
     contact: str
+    region: str | None = None
 
-    def line(self) -> str:
-        return f"- {self.name}: {self.contact}"
+    def line(self, country_known: bool = True) -> str:
+        """One line of the referral. When the person's country is unknown every service
+        carries its country, so nobody dials a line that does not exist where they are."""
+        place = self.region
+        if not place and not country_known and self.country != "ANY":
+            place = resources()["country_labels"][self.country]
+        return f"- {self.name} ({place}): {self.contact}" if place else f"- {self.name}: {self.contact}"
+
+
+def service_lines(services: Iterable[Service], country: str | None) -> str:
+    known = country in resources()["countries"] and country != "OTHER"
+    return "\n".join(service.line(country_known=known) for service in services)
 
 
 def resources() -> dict[str, Any]:
@@ -34,7 +45,7 @@ def messages() -> dict[str, Any]:
 
 def _service(service_id: str) -> Service:
     entry = resources()["services"][service_id]
-    return Service(service_id, entry["name"], entry["country"], entry["contact"])
+    return Service(service_id, entry["name"], entry["country"], entry["contact"], entry.get("region"))
 
 
 def country_aliases() -> dict[str, str]:
@@ -118,6 +129,7 @@ def referral_buttons() -> list[dict[str, str]]:
     labels = messages()["buttons"]
     return [
         {"title": labels["safe"], "payload": "/crisis_safe"},
+        {"title": labels["not_safe"], "payload": "/crisis_not_safe"},
         {"title": labels["numbers"], "payload": "/crisis_numbers"},
         {"title": labels["country"], "payload": "/tell_country"},
     ]
@@ -141,7 +153,7 @@ def compose_referral(
     lines.append(text_data["safety_question_other" if perspective == "other" else "safety_question"])
     services = choose_services(kinds, country, involves_child)
     lines.append(text_data["services_intro"])
-    lines.append("\n".join(service.line() for service in services))
+    lines.append(service_lines(services, country))
     if involves_child:
         lines.append(text_data["child_note"])
     if "immediate_danger" not in kinds:
@@ -158,17 +170,54 @@ def numbers_text(kinds: Iterable[str], country: str | None) -> str:
     return "\n\n".join(
         [
             messages()["numbers_intro"],
-            "\n".join(service.line() for service in services),
+            service_lines(services, country),
             messages()["emergency_last"].format(emergency=emergency_text(country)),
         ]
     )
 
 
 def not_safe_text(kinds: Iterable[str], country: str | None) -> str:
-    """The reply to "no, I'm not safe": emergency services first, then the services again."""
-    first = messages()["not_safe"].format(emergency=emergency_text(country)).strip()
-    services = choose_services([k for k in kinds if k], country)
-    return "\n\n".join([first, "\n".join(service.line() for service in services)])
+    """The reply to "no, I'm not safe": emergency services first, advice that fits what was
+    disclosed (getting away from someone is not the same as staying away from means), then
+    the services again."""
+    kinds = [k for k in kinds if k]
+    texts = messages()["not_safe"]
+    first_kind = next((k for k in kinds if k in texts), GENERAL_KIND)
+    first = texts[first_kind].format(emergency=emergency_text(country)).strip()
+    return "\n\n".join([first, service_lines(choose_services(kinds, country), country)])
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    text: str
+    buttons: list[dict[str, str]]
+
+
+def compose_check_in(kind: str | None, about: str | None, country: str | None) -> CheckIn:
+    """A direct, kind question when the assistant is unsure whether someone disclosed a crisis,
+    with the matching service's line beneath it. "Yes" is a referral for that kind."""
+    data = messages()["check_in"]
+    kind = kind if kind in data["question"]["self"] else GENERAL_KIND
+    perspective = "other" if about == "other" else "self"
+    service = choose_services([kind], country)[0]
+    text = "\n\n".join([
+        data["opening"],
+        data["question"][perspective][kind],
+        data["line_intro"] + "\n" + service_lines([service], country),
+    ])
+    payload = '/crisis_disclosure{"crisis_kind":"%s","crisis_about":"%s"}' % (kind, perspective)
+    labels = data["buttons"]
+    buttons = [
+        {"title": labels["yes"], "payload": payload},
+        {"title": labels["no"], "payload": "/deny"},
+        {"title": labels["rather_not_say"], "payload": "/rather_not_say"},
+    ]
+    return CheckIn(text, buttons)
+
+
+def check_in_reply(answer: str) -> str:
+    """What the assistant says after "no" or "I'd rather not say" to a check-in."""
+    return messages()["check_in"]["after"][answer]
 
 
 def country_buttons() -> list[dict[str, str]]:

@@ -1,4 +1,5 @@
-"""Counting crisis referrals by kind, country and channel. Never the message text."""
+"""Counting crisis referrals and check-in questions by kind, country and channel. Never the
+message text."""
 
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ from bot.paths import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
-counts: Counter[tuple[str, str, str]] = Counter()
+counts: Counter[tuple[str, str, str, str]] = Counter()
 
 
 def referral_log_path() -> Path:
     return Path(os.environ.get("TRUST_REFERRAL_LOG", REPO_ROOT / "var" / "referrals.jsonl"))
 
 
-def record_referral(kinds: Iterable[str], country: str | None, channel: str | None) -> None:
-    """Count one referral per kind, in memory and as a JSON line (kind, country, channel, time)."""
+def record_referral(kinds: Iterable[str], country: str | None, channel: str | None, event: str = "referral") -> None:
+    """Count one referral (or check-in, `event="check_in"`) per kind, in memory and as a JSON
+    line (event, kind, country, channel, time)."""
     kinds = list(kinds)
     country = country or "unknown"
     channel = channel or "unknown"
@@ -32,6 +34,7 @@ def record_referral(kinds: Iterable[str], country: str | None, channel: str | No
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             for kind in kinds:
-                counts[(kind, country, channel)] += 1
-                handle.write(json.dumps({"kind": kind, "country": country, "channel": channel, "at": int(time.time())}) + "\n")
-    logger.info("crisis referral: kinds=%s country=%s channel=%s", ",".join(kinds), country, channel)
+                counts[(event, kind, country, channel)] += 1
+                line = {"event": event, "kind": kind, "country": country, "channel": channel, "at": int(time.time())}
+                handle.write(json.dumps(line) + "\n")
+    logger.info("crisis %s: kinds=%s country=%s channel=%s", event, ",".join(kinds), country, channel)

@@ -1,19 +1,14 @@
 """Trains the learned crisis layer from the corpus: `python -m bot.safety.train` (run by make).
 
-Training units: every example as a whole (labelled), the sentences of every hard negative and
-every story frame (not a crisis). A single-sentence disclosure is its own unit; a longer one is
-labelled only as a whole, because its other sentences may be ordinary.
-
 Thresholds come from family-grouped 5-fold cross-validation on the training families (the frozen
-split is never read here): `refer` is the lowest threshold at which at most 1% of hard negatives
-score above it, `check_in` the lowest at which at most 4% do. Each is rounded to 0.01.
+split is never read here): `refer` is the lowest score at which at most 1% of the hard negatives
+are referred by the learned layer, `check_in` the lowest at which at most 3% are.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +21,7 @@ from bot.safety.corpus import Example, build_corpus, frame_sentences
 CACHE_FILE = REPO_ROOT / ".cache" / "crisis_embeddings.npz"
 FOLDS = 5
 REFER_FALSE_ALARMS = 0.01
-CHECK_IN_FALSE_ALARMS = 0.04
-REGULARISATION_C = 4.0
+CHECK_IN_FALSE_ALARMS = 0.03
 
 
 class EmbeddingCache:
@@ -60,66 +54,25 @@ class EmbeddingCache:
             np.savez(self.path, keys=np.array(keys), vectors=np.stack([self.vectors[k] for k in keys]))
 
 
-@dataclass
-class Units:
-    texts: list[str]
-    crisis: np.ndarray
-    kinds: list[tuple[str, ...]]
-    other: np.ndarray
-    child: np.ndarray
-
-
-def training_units(examples: list[Example], extra_negatives: list[str]) -> Units:
-    texts: list[str] = []
-    labels: list[tuple[bool, tuple[str, ...], bool, bool]] = []
-    for example in examples:
-        whole = " ".join(example.text.split())
-        texts.append(whole)
-        labels.append((example.is_crisis, example.kinds, example.about == "other", example.child))
-        if not example.is_crisis and not example.long:
-            for unit in message_units(example.text)[:-1]:
-                texts.append(unit)
-                labels.append((False, (), False, False))
-    for sentence in extra_negatives:
-        texts.append(" ".join(sentence.split()))
-        labels.append((False, (), False, False))
-    return Units(
-        texts=texts,
-        crisis=np.array([label[0] for label in labels]),
-        kinds=[label[1] for label in labels],
-        other=np.array([label[2] for label in labels]),
-        child=np.array([label[3] for label in labels]),
+def classifier_from(examples: list[Example], extra_negatives: list[str], cache: EmbeddingCache,
+                    refer: float = 0.0, check_in: float = 0.0) -> CrisisClassifier:
+    """The labelled vectors: every short disclosure as a whole; every unit of every hard
+    negative and of every story frame. A disclosure's own clauses are not labelled: some of
+    them are ordinary."""
+    disclosures = [e for e in examples if e.is_crisis and not e.long]
+    negative_texts = list(dict.fromkeys(
+        unit for text in [e.text for e in examples if not e.is_crisis] + extra_negatives
+        for unit in message_units(text) + [" ".join(text.split())]
+    ))
+    return CrisisClassifier(
+        disclosures=cache.encode([" ".join(e.text.split()) for e in disclosures]),
+        disclosure_kinds=np.array([[kind in e.kinds for kind in KINDS] for e in disclosures]),
+        disclosure_other=np.array([e.about == "other" for e in disclosures]),
+        disclosure_child=np.array([e.child for e in disclosures]),
+        negatives=cache.encode(negative_texts),
+        refer_threshold=refer,
+        check_in_threshold=check_in,
     )
-
-
-def _binary(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    from sklearn.linear_model import LogisticRegression
-
-    if y.all() or not y.any():
-        return np.zeros(x.shape[1], np.float32), (10.0 if y.all() else -10.0)
-    model = LogisticRegression(C=REGULARISATION_C, class_weight="balanced", max_iter=2000)
-    model.fit(x, y)
-    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
-
-
-def fit(units: Units, vectors: np.ndarray, refer: float = 0.5, check_in: float = 0.3) -> CrisisClassifier:
-    from sklearn.linear_model import LogisticRegression
-
-    crisis_w, crisis_b = _binary(vectors, units.crisis)
-    positive = np.flatnonzero(units.crisis)
-    # A unit with several kinds counts once for each.
-    rows = [i for i in positive for _ in units.kinds[i]]
-    targets = [KINDS.index(kind) for i in positive for kind in units.kinds[i]]
-    kind_model = LogisticRegression(C=REGULARISATION_C, class_weight="balanced", max_iter=2000)
-    kind_model.fit(vectors[rows], targets)
-    kind_w = np.zeros((vectors.shape[1], len(KINDS)), np.float32)
-    kind_b = np.full(len(KINDS), -30.0, np.float32)
-    for column, kind_index in enumerate(kind_model.classes_):
-        kind_w[:, kind_index] = kind_model.coef_[column]
-        kind_b[kind_index] = kind_model.intercept_[column]
-    other_w, other_b = _binary(vectors[positive], units.other[positive])
-    child_w, child_b = _binary(vectors[positive], units.child[positive])
-    return CrisisClassifier(crisis_w, crisis_b, kind_w, kind_b, other_w, other_b, child_w, child_b, refer, check_in)
 
 
 def read_examples(classifier: CrisisClassifier, examples: list[Example], cache: EmbeddingCache) -> list:
@@ -144,19 +97,18 @@ def cross_validated_readings(examples: list[Example], extra_negatives: list[str]
     for fold in range(FOLDS):
         train = [e for e in examples if fold_of(e.family) != fold]
         test_index = [i for i, e in enumerate(examples) if fold_of(e.family) == fold]
-        units = training_units(train, extra_negatives)
-        model = fit(units, cache.encode(units.texts))
+        model = classifier_from(train, extra_negatives, cache)
         for i, reading in zip(test_index, read_examples(model, [examples[i] for i in test_index], cache)):
             readings[i] = reading
     return readings
 
 
 def threshold_for(negative_scores: np.ndarray, allowed_share: float) -> float:
-    """The lowest threshold (to 0.01) at which at most `allowed_share` of negatives reach it."""
-    for threshold in np.arange(0.01, 1.0, 0.01):
+    """The lowest threshold (to 0.005) at which at most `allowed_share` of negatives reach it."""
+    for threshold in np.arange(-0.2, 0.5, 0.005):
         if np.mean(negative_scores >= threshold) <= allowed_share:
-            return round(float(threshold), 2)
-    return 0.99
+            return round(float(threshold), 3)
+    return 0.5
 
 
 def train(out: Path = CLASSIFIER_FILE) -> CrisisClassifier:
@@ -167,11 +119,11 @@ def train(out: Path = CLASSIFIER_FILE) -> CrisisClassifier:
     negatives = np.array([r.score for r, e in zip(readings, corpus.training) if not e.is_crisis])
     refer = threshold_for(negatives, REFER_FALSE_ALARMS)
     check_in = min(refer, threshold_for(negatives, CHECK_IN_FALSE_ALARMS))
-    units = training_units(corpus.training, extra)
-    classifier = fit(units, cache.encode(units.texts), refer, check_in)
+    classifier = classifier_from(corpus.training, extra, cache, refer, check_in)
     classifier.save(out)
     cache.save()
-    print(f"crisis classifier: {len(units.texts)} training units, refer >= {refer}, check in >= {check_in} -> {out}")
+    print(f"crisis classifier: {len(classifier.disclosures)} disclosures, {len(classifier.negatives)} negative units; "
+          f"refer >= {refer}, check in >= {check_in} -> {out}")
     return classifier
 
 
