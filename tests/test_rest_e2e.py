@@ -134,3 +134,69 @@ def test_a_sender_over_the_rate_limit_is_asked_to_wait_but_a_disclosure_still_ge
     assert status == 200 and is_referral(text_of(replies))
     other = f"calm-{uuid.uuid4().hex}"
     assert "wait a few seconds" not in text_of(send(server, other, "what are the signs?")[1])
+
+
+CHECK_IN = "Some of what you wrote worries me"
+
+
+def check_in_payload(kind):
+    return '/crisis_check_in{"crisis_kind":"%s","crisis_about":"self"}' % kind
+
+
+@pytest.mark.parametrize("message, marker", [
+    ("the noose is already up in the garage", "988"),
+    ("he took my car keys and my phone so I can't leave the house", "1-800-799-7233"),
+])
+def test_a_disclosure_no_pattern_matches_is_referred_by_the_learned_layer(server, message, marker):
+    text = text_of(send(server, f"learned-{uuid.uuid4().hex}", message)[1])
+    assert is_referral(text) and marker in text
+
+
+def test_check_in_yes_button_is_a_referral_of_the_kind_asked_about(server):
+    sender = f"ask-yes-{uuid.uuid4().hex}"
+    asked = send(server, sender, check_in_payload("abuse"), {"country": "IE"})[1]
+    assert CHECK_IN in text_of(asked) and "Is someone hurting you" in text_of(asked) and "1800 341 900" in text_of(asked)
+    yes = next(b["payload"] for r in asked for b in r.get("buttons", []) if b["title"] == "Yes")
+    referred = text_of(send(server, sender, yes, {"country": "IE"})[1])
+    assert is_referral(referred) and "1800 341 900" in referred
+
+
+def test_check_in_typed_yes_and_no(server):
+    sender = f"ask-typed-{uuid.uuid4().hex}"
+    send(server, sender, check_in_payload("suicide"), {"country": "AU"})
+    referred = text_of(send(server, sender, "yeah", {"country": "AU"})[1])
+    assert is_referral(referred) and "13 11 14" in referred
+    other = f"ask-no-{uuid.uuid4().hex}"
+    send(server, other, check_in_payload("suicide"))
+    declined = send(server, other, "no")[1]
+    assert "Thank you for telling me" in text_of(declined) and not is_referral(text_of(declined))
+    assert "Struggling to hand work over" in text_of(send(server, other, "my boss lied to me, what are the signs?")[1])
+
+
+def test_check_in_inside_the_self_check_goes_back_to_the_next_question(server):
+    sender = f"ask-form-{uuid.uuid4().hex}"
+    assert "1/9" in text_of(send(server, sender, "/start_self_check")[1])
+    assert "2/9" in text_of(send(server, sender, "yes")[1])
+    assert CHECK_IN in text_of(send(server, sender, check_in_payload("self_harm"))[1])
+    back = text_of(send(server, sender, "/rather_not_say")[1])
+    assert "you don't have to say" in back and "2/9" in back
+    assert "3/9" in text_of(send(server, sender, "no")[1])
+
+
+def test_the_im_not_safe_button(server):
+    sender = f"not-safe-{uuid.uuid4().hex}"
+    referred = send(server, sender, "he hit me again last night", {"country": "GB"})[1]
+    assert "/crisis_not_safe" in json.dumps(referred)
+    text = text_of(send(server, sender, "/crisis_not_safe", {"country": "GB"})[1])
+    assert text.index("999") < text.index("0808 2000 247") and "somewhere safer" in text
+
+
+@pytest.mark.parametrize("message", [
+    ". ".join(["Okay"] * 300) + ". I want to kill myself.",
+    " ".join(["so"] * 995) + " and honestly i want to kill myself",
+    "🙂" * 1000 + " he raped me",
+    "?!" * 1500 + " my dad beats me",
+])
+def test_a_disclosure_inside_odd_and_huge_messages_is_referred(server, message):
+    status, replies = send(server, f"odd-{uuid.uuid4().hex}", message)
+    assert status == 200 and is_referral(text_of(replies))

@@ -1,9 +1,13 @@
-"""Crisis detector speed: microseconds per message over a large mixed corpus.
+"""Crisis detection speed over a large mixed corpus. Prints figures; asserts nothing.
 
     python -m bot.safety.benchmark [ROUNDS]     (make bench-safety)
 
-The corpus is every labelled case (disclosures and negatives), plus long and disguised
-variants, repeated ROUNDS times. Prints figures; asserts nothing.
+1. The pattern layer alone, in microseconds per message: every labelled case (disclosures and
+   negatives), plus long and disguised variants, repeated ROUNDS times.
+2. The whole assessment a message gets in the assistant (sentence encoder, learned layer and
+   patterns; the memory of recent messages bypassed), in milliseconds: chat-length messages
+   (under 300 characters) from the same corpus, and 5,000-character messages (the most a
+   channel reads), including 300 one-word sentences, one sentence of 1,000 words and emoji.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import sys
 import time
 
 from bot.paths import REPO_ROOT
+from bot.safety.assess import decide
+from bot.safety.classifier import get_learned_layer
 from bot.safety.detector import get_detector
 from bot.yaml_data import load_yaml
 
@@ -56,6 +62,53 @@ def run(rounds: int = 5) -> dict[str, float]:
     return result
 
 
+CHAT_LENGTH = 300
+LONGEST_READ = 5_000
+
+
+def long_messages() -> list[str]:
+    texts = corpus()
+    stories = " ".join(texts)
+    return [
+        stories[:LONGEST_READ],
+        stories[LONGEST_READ : 2 * LONGEST_READ],
+        ". ".join(["Okay"] * 300)[:LONGEST_READ],
+        " ".join(["so"] * 995 + ["i", "want", "to", "kill", "myself"])[:LONGEST_READ],
+        ("🙂" * LONGEST_READ)[:LONGEST_READ],
+        ("My partner keeps lying to me and I check his phone every night. " * 80)[:LONGEST_READ],
+    ]
+
+
+def _assess_once(text: str) -> float:
+    detector, learned = get_detector(), get_learned_layer()
+    start = time.perf_counter()
+    decide(detector.detect(text), learned.read(text), 0.0, 0.0)
+    return (time.perf_counter() - start) * 1000
+
+
+def run_assessment(rounds: int = 3) -> dict[str, float]:
+    """Milliseconds for the whole assessment of chat-length and of 5,000-character messages."""
+    chat = [t for t in corpus() if len(t) < CHAT_LENGTH]
+    for text in chat[:30]:
+        _assess_once(text)
+    timings = sorted(_assess_once(text) for _ in range(rounds) for text in chat)
+    longest = sorted(_assess_once(text) for text in long_messages())
+    return {
+        "chat_messages": len(timings),
+        "chat_p50_ms": timings[len(timings) // 2],
+        "chat_p95_ms": timings[int(len(timings) * 0.95)],
+        "chat_p99_ms": timings[int(len(timings) * 0.99)],
+        "chat_max_ms": timings[-1],
+        "long_messages": len(longest),
+        "long_p50_ms": longest[len(longest) // 2],
+        "long_max_ms": longest[-1],
+    }
+
+
 if __name__ == "__main__":
-    result = run(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
-    print("crisis detector: " + ", ".join(f"{k}={v:.0f}" for k, v in result.items()))
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    result = run(rounds)
+    print("crisis patterns: " + ", ".join(f"{k}={v:.0f}" for k, v in result.items()))
+    assessment = run_assessment(max(1, rounds // 2))
+    print("whole assessment (encoder + learned layer + patterns): "
+          + ", ".join(f"{k}={v:.1f}" if k.endswith("ms") else f"{k}={v:.0f}" for k, v in assessment.items()))

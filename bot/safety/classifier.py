@@ -2,14 +2,17 @@
 
 A message is read as units: each sentence (a run-on sentence in overlapping word windows),
 each clause of a sentence (split at commas and "and", "but", "because"...), and the whole
-message when it is short. A unit's score is how much closer it is to the disclosures than to
-the hard negatives: the mean cosine similarity of its three nearest disclosures minus that of
-its three nearest hard negatives. The message's score is its highest unit's. The kinds, about
-whom and whether a child is at risk are voted by that unit's three nearest disclosures.
+message when it is short. The encoder runs once per chunk of sentences (up to 100 words) and
+each unit's vector is pooled from that pass's token states over the unit's span. A unit's
+score is how much closer it is to the disclosures than to the hard negatives: the mean cosine
+similarity of its three nearest disclosures minus that of its three nearest hard negatives.
+The message's score is its highest unit's. The kinds, about whom and whether a child is at
+risk are voted by that unit's three nearest disclosures.
 
-Chosen over a logistic regression and a small network on the encoder's token states by
-family-grouped cross-validation (results/crisis_model_choice.txt). The labelled vectors and the
-thresholds are in `models/crisis_classifier.npz`, built by `python -m bot.safety.train`.
+Chosen over a logistic regression, word and character n-grams and a small network on the
+encoder's token states by family-grouped cross-validation (docs/crisis-detection.md). The
+labelled vectors and the thresholds are in `models/crisis_classifier.npz`, built by
+`python -m bot.safety.train`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.encoder import SentenceEncoder, get_encoder
+from bot.encoder import SentenceEncoder, get_encoder, pool
 from bot.paths import REPO_ROOT
 
 CLASSIFIER_FILE = REPO_ROOT / "models" / "crisis_classifier.npz"
@@ -34,6 +37,7 @@ CLAUSE_BREAK = re.compile(
 WINDOW_WORDS = 40
 WINDOW_STEP = 30
 WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this many sentences
+CHUNK_WORDS = 100  # sentences are encoded together, up to this many words a pass
 MAX_UNITS = 240
 NEIGHBOURS = 3
 
@@ -57,17 +61,71 @@ def clauses(sentence: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
-def message_units(text: str) -> list[str]:
-    """What the learned layer reads of a message: sentences, their clauses, and the whole
-    message when it has at most three sentences."""
+@dataclass(frozen=True)
+class Unit:
+    """A part of a message the learned layer reads: a character span of one chunk."""
+
+    text: str
+    chunk: int
+    start: int
+    end: int
+
+
+def split_message(text: str) -> tuple[list[str], list[Unit]]:
+    """The chunks a message is encoded in (runs of whole sentences of up to CHUNK_WORDS words;
+    each chunk is one encoder pass) and the units read from them: every sentence, every clause
+    and, for a message of two or three sentences, the message as a whole."""
     sentences = _sentences(text)
-    units = list(sentences)
+    chunks: list[list[str]] = []
     for sentence in sentences:
-        units.extend(clauses(sentence))
-    whole = " ".join(text.split())
-    if whole and 1 < len(sentences) <= WHOLE_MESSAGE_SENTENCES:
-        units.append(whole)
-    return list(dict.fromkeys(units))[:MAX_UNITS]
+        if chunks and sum(len(s.split()) for s in chunks[-1]) + len(sentence.split()) <= CHUNK_WORDS:
+            chunks[-1].append(sentence)
+        else:
+            chunks.append([sentence])
+    chunk_texts = [" ".join(group) for group in chunks]
+    units: list[Unit] = []
+    for index, group in enumerate(chunks):
+        chunk_text = chunk_texts[index]
+        position = 0
+        for sentence in group:
+            start = chunk_text.index(sentence, position)
+            position = start + len(sentence)
+            units.append(Unit(sentence, index, start, position))
+            clause_position = start
+            for clause in clauses(sentence):
+                clause_start = chunk_text.index(clause, clause_position)
+                clause_position = clause_start + len(clause)
+                units.append(Unit(clause, index, clause_start, clause_position))
+        if len(chunks) == 1 and 1 < len(group) <= WHOLE_MESSAGE_SENTENCES:
+            units.append(Unit(chunk_text, index, 0, len(chunk_text)))
+    unique = list({(u.chunk, u.start, u.end): u for u in units}.values())
+    return chunk_texts, unique[:MAX_UNITS]
+
+
+def message_units(text: str) -> list[str]:
+    """The texts of the units the learned layer reads of a message."""
+    return [unit.text for unit in split_message(text)[1]]
+
+
+def unit_vectors(encoder: SentenceEncoder, text: str) -> np.ndarray:
+    """One vector per unit of the message, pooled from one encoder pass per chunk: a unit
+    spanning its whole chunk is that chunk's sentence vector, [CLS] and [SEP] included (so a
+    one-sentence message reads exactly as `encoder.encode` would); a shorter unit is the mean
+    of its own word pieces' states."""
+    chunk_texts, units = split_message(text)
+    if not units:
+        return np.zeros((0, encoder.dimension), dtype=np.float32)
+    passes = encoder.token_states(chunk_texts)
+    vectors = []
+    for unit in units:
+        states = passes[unit.chunk]
+        if unit.start == 0 and unit.end == len(chunk_texts[unit.chunk]):
+            vectors.append(pool(states.states))
+            continue
+        inside = [i for i, (start, end) in enumerate(states.offsets)
+                  if end > start and start >= unit.start and end <= unit.end]
+        vectors.append(pool(states.states[inside]) if inside else np.zeros(encoder.dimension, np.float32))
+    return np.stack(vectors).astype(np.float32)
 
 
 def _top_mean(similarities: np.ndarray, k: int) -> np.ndarray:
@@ -158,7 +216,7 @@ class LearnedLayer:
         self.classifier = classifier
 
     def read(self, text: str) -> ClassifierReading:
-        return self.classifier.read(self.encoder.encode(message_units(text)))
+        return self.classifier.read(unit_vectors(self.encoder, text))
 
 
 @lru_cache(maxsize=1)

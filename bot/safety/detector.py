@@ -62,6 +62,17 @@ class CrisisDetection:
 
 
 PLAIN_WORD = re.compile(r"^[a-z0-9]+$")
+LONG_CHUNK = 60
+NOT_A_WORD_CHARACTER = re.compile(r"[^\w\s]+")
+
+
+def break_long_chunks(text: str) -> str:
+    """Spaces for the symbols inside any run of over 60 characters without a space: spaCy's
+    tokenizer takes time quadratic in such a run (5,000 emoji took seconds), and no pattern
+    word hides in one ("i.want.to.die.i.want..." still reads as words)."""
+    if len(text) <= LONG_CHUNK or max((len(chunk) for chunk in text.split()), default=0) <= LONG_CHUNK:
+        return text
+    return " ".join(NOT_A_WORD_CHARACTER.sub(" ", chunk) if len(chunk) > LONG_CHUNK else chunk for chunk in text.split())
 
 
 @dataclass(frozen=True)
@@ -359,7 +370,7 @@ class CrisisDetector:
         """Detect crisis language in one message."""
         if not text or not text.strip():
             return CrisisDetection()
-        doc, features = self.tokenise(self.normalise(text))
+        doc, features = self.tokenise(self.normalise(break_long_chunks(text)))
         # spaCy's Matcher keeps per-call state; one thread at a time.
         present = {word for pair in features for word in pair}
         with self._lock:

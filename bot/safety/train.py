@@ -15,7 +15,7 @@ import numpy as np
 
 from bot.encoder import get_encoder
 from bot.paths import REPO_ROOT
-from bot.safety.classifier import CLASSIFIER_FILE, KINDS, CrisisClassifier, message_units
+from bot.safety.classifier import CLASSIFIER_FILE, KINDS, CrisisClassifier, message_units, unit_vectors
 from bot.safety.corpus import Example, build_corpus, frame_sentences
 
 CACHE_FILE = REPO_ROOT / ".cache" / "crisis_embeddings.npz"
@@ -25,51 +25,80 @@ CHECK_IN_FALSE_ALARMS = 0.03
 
 
 class EmbeddingCache:
-    """Sentence vectors by text, kept on disk between training runs (a cache, never data)."""
+    """Vectors by text, kept on disk between training runs (a cache, never data): a text's
+    sentence vector, and the vectors of its units as the running assistant reads them."""
 
     def __init__(self, path: Path = CACHE_FILE) -> None:
         self.path = path
-        self.vectors: dict[str, np.ndarray] = {}
+        self.arrays: dict[str, np.ndarray] = {}
         if path.is_file():
             data = np.load(path)
-            self.vectors = dict(zip((str(k) for k in data["keys"]), data["vectors"]))
+            bounds, vectors = data["bounds"], data["vectors"]  # each read of an npz entry loads it anew
+            self.arrays = {str(key): vectors[bounds[i] : bounds[i + 1]] for i, key in enumerate(data["keys"])}
         self.changed = False
 
     @staticmethod
-    def _key(text: str) -> str:
-        return hashlib.sha256(text.encode()).hexdigest()
+    def _key(kind: str, text: str) -> str:
+        return hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if self._key(t) not in self.vectors))
+        """Sentence vectors, one row per text."""
+        missing = list(dict.fromkeys(t for t in texts if self._key("s", t) not in self.arrays))
         if missing:
             for text, vector in zip(missing, get_encoder().encode(missing)):
-                self.vectors[self._key(text)] = vector
+                self.arrays[self._key("s", text)] = vector[None, :]
             self.changed = True
-        return np.stack([self.vectors[self._key(t)] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+        return np.vstack([self.arrays[self._key("s", t)] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def units(self, text: str) -> np.ndarray:
+        """The vectors of a message's units (bot/safety/classifier.py: unit_vectors)."""
+        key = self._key("u", text)
+        if key not in self.arrays:
+            self.arrays[key] = unit_vectors(get_encoder(), text)
+            self.changed = True
+        return self.arrays[key]
 
     def save(self) -> None:
         if self.changed:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            keys = list(self.vectors)
-            np.savez(self.path, keys=np.array(keys), vectors=np.stack([self.vectors[k] for k in keys]))
+            keys = list(self.arrays)
+            sizes = [len(self.arrays[k]) for k in keys]
+            np.savez(self.path, keys=np.array(keys), bounds=np.concatenate([[0], np.cumsum(sizes)]),
+                     vectors=np.vstack([self.arrays[k] for k in keys]).astype(np.float32))
+
+
+def distinct_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each vector once (a one-sentence text's unit is also its whole): a repeated negative
+    would count twice among a unit's nearest, and every row costs reading time per message."""
+    _, first = np.unique(np.round(vectors, 5), axis=0, return_index=True)
+    return vectors[np.sort(first)]
 
 
 def classifier_from(examples: list[Example], extra_negatives: list[str], cache: EmbeddingCache,
                     refer: float = 0.0, check_in: float = 0.0) -> CrisisClassifier:
     """The labelled vectors: every short disclosure as a whole; every unit of every hard
-    negative and of every story frame. A disclosure's own clauses are not labelled: some of
-    them are ordinary."""
+    negative and of every story frame, and each of them as a whole. A disclosure's own clauses
+    are not labelled: some of them are ordinary."""
     disclosures = [e for e in examples if e.is_crisis and not e.long]
-    negative_texts = list(dict.fromkeys(
-        unit for text in [e.text for e in examples if not e.is_crisis] + extra_negatives
-        for unit in message_units(text) + [" ".join(text.split())]
-    ))
+    negative_texts = list(dict.fromkeys([e.text for e in examples if not e.is_crisis] + extra_negatives))
+    negatives = distinct_rows(np.vstack([cache.units(t) for t in negative_texts] + [cache.encode(negative_texts)]))
+    vectors = [cache.encode([e.text for e in disclosures])]
+    # A disclosure set in a story is also read in context: the vector of its own sentence there.
+    in_stories = []
+    for example in (e for e in examples if e.is_crisis and e.long):
+        sentence = " ".join(example.family_text.split())
+        for index, unit in enumerate(message_units(example.text)):
+            if unit in (sentence, sentence + "."):
+                in_stories.append(example)
+                vectors.append(cache.units(example.text)[index : index + 1])
+                break
+    disclosures += in_stories
     return CrisisClassifier(
-        disclosures=cache.encode([" ".join(e.text.split()) for e in disclosures]),
+        disclosures=np.vstack(vectors),
         disclosure_kinds=np.array([[kind in e.kinds for kind in KINDS] for e in disclosures]),
         disclosure_other=np.array([e.about == "other" for e in disclosures]),
         disclosure_child=np.array([e.child for e in disclosures]),
-        negatives=cache.encode(negative_texts),
+        negatives=negatives,
         refer_threshold=refer,
         check_in_threshold=check_in,
     )
@@ -77,14 +106,7 @@ def classifier_from(examples: list[Example], extra_negatives: list[str], cache: 
 
 def read_examples(classifier: CrisisClassifier, examples: list[Example], cache: EmbeddingCache) -> list:
     """The classifier's reading of each example, as the running assistant reads a message."""
-    unit_lists = [message_units(e.text) for e in examples]
-    flat = [u for units in unit_lists for u in units]
-    vectors = cache.encode(flat)
-    readings, start = [], 0
-    for units in unit_lists:
-        readings.append(classifier.read(vectors[start : start + len(units)]))
-        start += len(units)
-    return readings
+    return [classifier.read(cache.units(e.text)) for e in examples]
 
 
 def fold_of(family: str) -> int:
