@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 def safety_net_replies(text: Any, metadata: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
     """Replies (Rasa's `{"text", "buttons"}` shape) for a turn that produced none."""
     texts = referral.messages()
-    # Read from the assessment already made for this message (assess remembers recent ones).
+    # assess remembers recent messages: the turn's own assessment is reused, not recomputed.
     found = assess(text if isinstance(text, str) else "")
     # Unsure is treated as a disclosure here: with part of the system down, nobody could
     # answer a check-in question, so the numbers are sent.

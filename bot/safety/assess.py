@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.safety.classifier import ClassifierReading, get_learned_layer
 from bot.safety.detector import KIND_ORDER, CrisisDetection, get_detector
@@ -33,10 +34,6 @@ class Assessment:
     source: str = ""  # "patterns" or "classifier"
     score: float = 0.0
 
-    @property
-    def is_crisis(self) -> bool:
-        return self.refer
-
 
 NOTHING = Assessment()
 
@@ -48,10 +45,8 @@ def decide(detection: CrisisDetection, reading: ClassifierReading | None, refer:
         return Assessment(True, False, detection.kinds, detection.about, detection.involves_child, "patterns", score)
     if reading is None or score < check_in:
         return Assessment(score=score)
-    kinds = tuple(k for k in KIND_ORDER if k in reading.kinds)
-    # The most likely kind leads the check-in question.
-    if not score >= refer:
-        kinds = reading.kinds[:1]
+    # A referral lists the kinds most urgent first; a check-in asks about the most likely one.
+    kinds = tuple(k for k in KIND_ORDER if k in reading.kinds) if score >= refer else reading.kinds[:1]
     return Assessment(
         refer=score >= refer,
         check_in=score < refer,
@@ -89,16 +84,10 @@ class Assessor:
         return found
 
 
-_assessor: Assessor | None = None
-_assessor_lock = threading.Lock()
-
-
+@lru_cache(maxsize=1)
 def get_assessor() -> Assessor:
-    global _assessor
-    with _assessor_lock:
-        if _assessor is None:
-            _assessor = Assessor()
-        return _assessor
+    """The shared assessor, built once per process."""
+    return Assessor()
 
 
 def assess(text: str) -> Assessment:
