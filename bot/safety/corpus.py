@@ -26,7 +26,6 @@ FRAMES_FILE = CORPUS_DIR / "frames.yml"
 CASES_FILE = REPO_ROOT / "tests" / "data" / "crisis_cases.yml"
 NLU_DIR = REPO_ROOT / "data" / "nlu"
 FROZEN_SHARE = 5  # one family in five is frozen
-KINDS = ("suicide", "self_harm", "abuse", "sexual_violence", "immediate_danger", "harm_to_others")
 ABOUT = ("self", "other")
 
 
