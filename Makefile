@@ -1,5 +1,5 @@
 # make run  - set everything up and start the assistant: chat page http://localhost:8080/,
-#             Rasa 5005 (REST + socketio), action server 5055
+#             Rasa 5005 (REST + socketio), action server 5055, all on 127.0.0.1
 # make test - set everything up and run every test
 SHELL := /bin/bash
 PYTHON_310 ?= $(shell command -v python3.10 || echo python3.10)
@@ -21,12 +21,19 @@ CHROMIUM := /usr/bin/chromium
 WEB_PORT ?= 8080
 # Request bodies over this many bytes get 413 (Sanic reads SANIC_* settings from the environment).
 export SANIC_REQUEST_MAX_SIZE ?= 1000000
+# Where make run's page and Rasa listen (docs/security.md): loopback unless TRUST_BIND says
+# otherwise, and then REST needs TRUST_REST_TOKEN. The action server stays on loopback.
+TRUST_BIND ?= 127.0.0.1
+LOOPBACK := 127.0.0.1 localhost ::1
+export TRUST_REST_TOKEN
+RASA_PORT ?= 5005
+TELEGRAM_SECRET ?= .secrets/telegram-secret-token
 # Rasa's HTTP API (trackers, events, model) is on only with a token: TRUST_API_TOKEN=... make run
 API_FLAGS = $(if $(TRUST_API_TOKEN),--enable-api --auth-token $(TRUST_API_TOKEN))
 WEB_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
+.PHONY: telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
 
 setup: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL) $(MODEL) $(WEBCHAT)
 
@@ -82,11 +89,20 @@ run-cluster: setup services
 	PYTHONPATH=. $(PY) -m deploy.cluster --rasa 2 --port 5005
 
 run: setup
+	@if [ -z "$(filter $(TRUST_BIND),$(LOOPBACK))" ] && [ -z "$$TRUST_REST_TOKEN" ]; then \
+	  echo "TRUST_BIND=$(TRUST_BIND) puts the REST channel on a network: set TRUST_REST_TOKEN too." >&2; exit 2; fi
 	@trap 'kill 0' INT TERM EXIT; \
-	$(RASA) run actions --port 5055 & \
-	$(SERVE_RASA) run -m $(MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors $(WEB_ORIGINS) $(API_FLAGS) & \
-	$(PY) -m bot.web.server --port $(WEB_PORT) --rasa-port 5005 & \
+	SANIC_HOST=127.0.0.1 $(RASA) run actions --port 5055 & \
+	$(SERVE_RASA) run -m $(MODEL) --interface $(TRUST_BIND) --port $(RASA_PORT) --credentials credentials.yml \
+	  --endpoints endpoints.yml --cors $(WEB_ORIGINS) $(API_FLAGS) & \
+	$(PY) -m bot.web.server --host $(TRUST_BIND) --port $(WEB_PORT) --rasa-port $(RASA_PORT) & \
 	wait
+
+# The Telegram webhook's secret_token (bot/channels/telegram.py): made once, printed once.
+telegram-secret:
+	@if [ -s $(TELEGRAM_SECRET) ]; then echo "$(TELEGRAM_SECRET) already holds the secret (it is printed only when made)."; \
+	else mkdir -p $(dir $(TELEGRAM_SECRET)) && (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > $(TELEGRAM_SECRET)) && \
+	  echo "Under bot.channels.telegram.TelegramInput in credentials.yml:" && echo "  secret_token: $$(cat $(TELEGRAM_SECRET))"; fi
 
 shell: setup
 	$(RASA) shell -m $(MODEL) --endpoints endpoints.yml

@@ -125,9 +125,9 @@ async def _conversation(session: aiohttp.ClientSession, url: str, script: list[s
 
 
 async def run_load(rasa_url: str, concurrency: int, conversations: int, expect_referrals: bool = True,
-                   think_time: ThinkTime | None = None, seed: int = 7) -> LoadResult:
+                   think_time: ThinkTime | None = None, seed: int = 7, token: str | None = None) -> LoadResult:
     """`conversations` conversations, `concurrency` of them at a time; back to back unless a
-    think time is given."""
+    think time is given. `token`: the REST channel's bearer token, when it needs one."""
     url = rasa_url.rstrip("/") + "/webhooks/rest/webhook"
     result = LoadResult(concurrency, conversations, len(SCRIPTS[0]), 0.0, think_time=think_time)
     rng = random.Random(seed)
@@ -138,7 +138,9 @@ async def run_load(rasa_url: str, concurrency: int, conversations: int, expect_r
         async with gate:
             await _conversation(session, url, SCRIPTS[index % len(SCRIPTS)], result, expect_referrals, rng)
 
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency),
+                                     headers=headers) as session:
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(conversations)))
         result.seconds = time.perf_counter() - started

@@ -36,8 +36,12 @@ LEVELS = [(1, 10, None), (10, 30, None), (50, 100, None), (10, 20, ThinkTime()),
 RESULTS = REPO_ROOT / "results" / "bench.json"
 
 
+# This assistant runs as in production, its REST channel checking a bearer token.
+REST_TOKEN = os.urandom(16).hex()
+
+
 def _env(cache: Path, training: bool = False) -> dict[str, str]:
-    env = rasa_env(PYTHONPATH=str(REPO_ROOT), RASA_CACHE_DIRECTORY=str(cache))
+    env = rasa_env(PYTHONPATH=str(REPO_ROOT), RASA_CACHE_DIRECTORY=str(cache), TRUST_REST_TOKEN=REST_TOKEN)
     if training:  # training uses every core, as `make train` does
         for name in ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"):
             env.pop(name)
@@ -57,10 +61,10 @@ def measure_side_by_side(ours_url: str, stock_url: str) -> tuple[list[dict[str, 
     at that moment (this VM's speed drifts by a third over minutes)."""
     ours, stock = [], []
     for url in (ours_url, stock_url):
-        asyncio.run(run_load(url, 1, 3, url == ours_url))  # warm-up
+        asyncio.run(run_load(url, 1, 3, url == ours_url, token=REST_TOKEN))  # warm-up
     for concurrency, conversations, think_time in LEVELS:
         for url, rows in ((ours_url, ours), (stock_url, stock)):
-            result = asyncio.run(run_load(url, concurrency, conversations, url == ours_url, think_time))
+            result = asyncio.run(run_load(url, concurrency, conversations, url == ours_url, think_time, token=REST_TOKEN))
             rows.append(result.summary())
     return ours, stock
 
@@ -97,11 +101,13 @@ def main() -> None:
         )
         processes = [
             subprocess.Popen([RASA, "run", "actions", "--port", str(action_port)], cwd=REPO_ROOT,
-                             env=_env(tmp / "cache-ours"), stdout=log, stderr=log),
-            subprocess.Popen([RASA, "run", "-m", str(model), "--port", str(rasa_port), "--endpoints", str(endpoints),
+                             env={**_env(tmp / "cache-ours"), "SANIC_HOST": "127.0.0.1"}, stdout=log, stderr=log),
+            subprocess.Popen([RASA, "run", "-m", str(model), "--interface", "127.0.0.1", "--port", str(rasa_port),
+                              "--endpoints", str(endpoints),
                               "--credentials", "credentials.yml"], cwd=REPO_ROOT, env=_env(tmp / "cache-ours"),
                              stdout=log, stderr=log),
-            subprocess.Popen([RASA, "run", "-m", str(stock_model), "--port", str(stock_port)], cwd=stock,
+            subprocess.Popen([RASA, "run", "-m", str(stock_model), "--interface", "127.0.0.1", "--port", str(stock_port)],
+                             cwd=stock,
                              env=_env(tmp / "cache-stock"), stdout=log, stderr=log),
         ]
         try:

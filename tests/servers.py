@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from bot.channels.telegram import SECRET_HEADER as TELEGRAM_SECRET_HEADER
 from bot.paths import REPO_ROOT
 from deploy.services import free_port, rasa_env, stop_processes, wait_for
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram
@@ -26,8 +27,9 @@ STARTUP_SECONDS = 300
 REQUEST_MAX_BYTES = 1_000_000  # as `make run` sets it
 
 
-def post(url: str, body: bytes, content_type: str = "application/json", timeout: float = 60) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+def post(url: str, body: bytes, content_type: str = "application/json", timeout: float = 60,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
@@ -49,6 +51,8 @@ class Assistant:
     log_file: Path
     tracker_db: Path
     api_token: str
+    rest_token: str
+    telegram_secret: str
     processes: dict[str, subprocess.Popen]
     commands: dict[str, list[str]]
     env: dict[str, str]
@@ -79,14 +83,20 @@ class Assistant:
 
     def rest(self, sender: str, message: Any, metadata: Any = None) -> tuple[int, Any]:
         body = {"sender": sender, "message": message, "metadata": metadata or {}}
-        return post(self.rasa_url + "/webhooks/rest/webhook", json.dumps(body).encode())
+        return self.rest_post(json.dumps(body).encode())
 
-    def telegram_update(self, update: Any) -> tuple[int, Any]:
+    def rest_post(self, body: bytes) -> tuple[int, Any]:
+        """A raw body to the REST webhook, with the integration's token."""
+        return post(self.rasa_url + "/webhooks/rest/webhook", body, headers={"Authorization": f"Bearer {self.rest_token}"})
+
+    def telegram_update(self, update: Any, secret: str | None = None) -> tuple[int, Any]:
+        """An update as Telegram posts it, with the webhook's secret header (or `secret`)."""
         body = update if isinstance(update, bytes) else json.dumps(update).encode()
-        return post(self.rasa_url + "/webhooks/telegram/webhook", body)
+        header = {TELEGRAM_SECRET_HEADER: self.telegram_secret if secret is None else secret}
+        return post(self.rasa_url + "/webhooks/telegram/webhook", body, headers=header)
 
 
-def _credentials(page_origins: list[str], telegram: FakeTelegram, rasa_port: int) -> dict[str, Any]:
+def _credentials(page_origins: list[str], telegram: FakeTelegram, rasa_port: int, secret: str) -> dict[str, Any]:
     credentials = yaml.safe_load((REPO_ROOT / "credentials.yml").read_text())
     credentials["bot.channels.socketio.SocketIOInput"]["allowed_origins"] = page_origins
     credentials["bot.channels.telegram.TelegramInput"] = {
@@ -94,6 +104,7 @@ def _credentials(page_origins: list[str], telegram: FakeTelegram, rasa_port: int
         "verify": BOT_USERNAME,
         "webhook_url": f"http://127.0.0.1:{rasa_port}/webhooks/telegram/webhook",
         "api_base_url": telegram.base_url,
+        "secret_token": secret,
     }
     return credentials
 
@@ -109,8 +120,9 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
         "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
         "tracker_store": {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(tracker_db)},
     }))
-    api_token = os.urandom(16).hex()
+    api_token, rest_token, telegram_secret = os.urandom(16).hex(), os.urandom(16).hex(), os.urandom(16).hex()
     env = rasa_env(
+        TRUST_REST_TOKEN=rest_token,
         TRUST_REFERRAL_LOG=str(tmp / "referrals.jsonl"),
         PYTHONPATH=str(REPO_ROOT),
         SANIC_REQUEST_MAX_SIZE=str(REQUEST_MAX_BYTES),
@@ -118,10 +130,11 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
     log_file = tmp / "servers.log"
     with FakeTelegram() as telegram:
         credentials = tmp / "credentials.yml"
-        credentials.write_text(yaml.safe_dump(_credentials(page_origins, telegram, rasa_port)))
+        credentials.write_text(yaml.safe_dump(_credentials(page_origins, telegram, rasa_port, telegram_secret)))
         commands = {
-            "actions": [RASA, "run", "actions", "--port", str(action_port)],
-            "rasa": [RASA, "run", "-m", "models/trust.tar.gz", "--port", str(rasa_port), "--credentials", str(credentials),
+            "actions": ["env", "SANIC_HOST=127.0.0.1", RASA, "run", "actions", "--port", str(action_port)],
+            "rasa": [RASA, "run", "-m", "models/trust.tar.gz", "--interface", "127.0.0.1", "--port", str(rasa_port),
+                     "--credentials", str(credentials),
                      "--endpoints", str(endpoints), "--cors", *page_origins, "--enable-api", "--auth-token", api_token],
             "page": [sys.executable, "-m", "bot.web.server", "--port", str(page_port), "--rasa-port", str(rasa_port)],
         }
@@ -133,6 +146,8 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
             log_file=log_file,
             tracker_db=tracker_db,
             api_token=api_token,
+            rest_token=rest_token,
+            telegram_secret=telegram_secret,
             processes={},
             commands=commands,
             env=env,

@@ -26,15 +26,20 @@ TURNS = [
 ]
 
 
-def rest(url, sender, message):
-    status, replies = post(url + "/webhooks/rest/webhook", json.dumps({"sender": sender, "message": message}).encode())
+REST_TOKEN = uuid.uuid4().hex
+
+
+def rest(url, sender, message, token=REST_TOKEN):
+    status, replies = post(url + "/webhooks/rest/webhook", json.dumps({"sender": sender, "message": message}).encode(),
+                           headers={"Authorization": f"Bearer {token}"})
     return status, json.dumps(replies)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     log = open(tmp_path_factory.mktemp("cluster") / "cluster.log", "w")
-    with running_cluster(rasa_count=2, rate=20, burst=40, log=log) as running:
+    # nginx on every interface, as in production; everything behind it stays on loopback.
+    with running_cluster(rasa_count=2, rate=20, burst=40, log=log, bind="0.0.0.0", rest_token=REST_TOKEN) as running:
         for url in running.rasa_urls:  # the first message of a process loads its model parts
             rest(url, f"warm-{uuid.uuid4().hex}", "hi")
         yield running
@@ -56,7 +61,7 @@ def test_one_conversation_alternating_between_two_processes(cluster):
 def test_concurrent_conversations_through_nginx_have_no_errors(cluster):
     from bench.loadgen import run_load
 
-    result = asyncio.run(run_load(cluster.public_url, concurrency=4, conversations=4))
+    result = asyncio.run(run_load(cluster.public_url, concurrency=4, conversations=4, token=REST_TOKEN))
     print(f"\nthrough nginx, two Rasa processes: {result.summary()}")
     assert not result.errors and result.crisis_referred == result.crisis_turns
 
@@ -93,3 +98,17 @@ def test_database_briefly_unreachable_then_recovered_without_manual_steps(cluste
         cluster.postgres.start()
     status, replies = rest(cluster.rasa_urls[1], sender, "what are the signs?")
     assert status == 200 and "Struggling to hand work over" in replies  # stored context is back
+
+
+def test_only_nginx_faces_the_network(cluster):
+    from tests.test_security import only_loopback, outward_address, refused_from_the_network
+
+    ports = [int(url.rsplit(":", 1)[1]) for url in [cluster.action_url, *cluster.rasa_urls]]
+    for port in ports:
+        assert only_loopback(port) and refused_from_the_network(port), port
+    public_port = int(cluster.public_url.rsplit(":", 1)[1])
+    address = outward_address()
+    if address is not None:  # nginx answers from the network, and REST there needs the token
+        url = f"http://{address}:{public_port}/webhooks/rest/webhook"
+        assert post(url, json.dumps({"sender": f"outside-{uuid.uuid4().hex}", "message": "hi"}).encode())[0] == 401
+        assert rest(f"http://{address}:{public_port}", f"outside-{uuid.uuid4().hex}", "hi")[0] == 200

@@ -8,7 +8,7 @@ from bench.loadgen import run_load
 
 
 def test_fifty_concurrent_conversations_without_errors(assistant):
-    result = asyncio.run(run_load(assistant.rasa_url, concurrency=50, conversations=50))
+    result = asyncio.run(run_load(assistant.rasa_url, concurrency=50, conversations=50, token=assistant.rest_token))
     summary = result.summary()
     print(f"\nload test: {summary}")
     assert summary["messages"] == 500 and not result.errors, result.errors[:5]

@@ -10,7 +10,6 @@ import uuid
 import pytest
 
 from bot.tracker_store import PrivateSQLTrackerStore
-from tests.servers import post
 
 UNIQUE_PHRASE = "my zebra-striped accountant keeps secrets"
 
@@ -87,7 +86,7 @@ def test_logs_hold_no_message_text(assistant):
 
 def test_bodies_over_the_size_limit_are_refused_with_413(assistant):
     body = json.dumps({"sender": "big", "message": "x" * 2_000_000}).encode()
-    status, _ = post(assistant.rasa_url + "/webhooks/rest/webhook", body)
+    status, _ = assistant.rest_post(body)
     assert status == 413
     assert assistant.rest(f"after-{uuid.uuid4().hex}", "hi")[0] == 200
 
@@ -122,7 +121,7 @@ def test_fuzzed_rest_bodies_never_cause_a_server_error(assistant):
             body = ("[" * 5000 + "]" * 5000).encode()
         else:
             body = json.dumps(value).encode()
-        status, _ = post(assistant.rasa_url + "/webhooks/rest/webhook", body)
+        status, _ = assistant.rest_post(body)
         statuses[status] = statuses.get(status, 0) + 1
         assert status < 500, (case, body[:200])
     print(f"\nfuzzed REST bodies by status: {statuses}")

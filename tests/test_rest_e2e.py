@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from tests.servers import post
 from tests.test_safety import DISCLOSURES, NEGATIVES
 
 # A number only the right kind of service shows, with the country unknown (international set).
@@ -110,7 +109,7 @@ def test_a_disclosure_inside_an_over_long_message_is_still_referred(server):
 def test_malformed_requests_are_refused_with_a_reason_and_nothing_breaks(server, body):
     sender = f"kept-{uuid.uuid4().hex}"
     send(server, sender, "my boss lied to me")
-    status, answer = post(server.rasa_url + "/webhooks/rest/webhook", body)
+    status, answer = server.rest_post(body)
     assert status == 400 and answer["error"]
     status, replies = send(server, sender, "what are the signs?")
     assert status == 200 and "Struggling to hand work over" in text_of(replies)

@@ -6,9 +6,15 @@ credentials.yml:
       access_token: "123456:ABC..."          # from @BotFather
       verify: "your_bot_username"
       webhook_url: "https://your.host/webhooks/telegram/webhook"
+      secret_token: "..."                    # `make telegram-secret` makes one; or ${TELEGRAM_SECRET_TOKEN}
       api_base_url: "https://api.telegram.org"  # optional; tests point it at a fake API
 
 What it changes from Rasa's own:
+- Only Telegram can post updates. The webhook is registered with `secret_token`, which Telegram
+  echoes in the `X-Telegram-Bot-Api-Secret-Token` header of every update; a POST without the
+  matching header gets 403 before its body is parsed, so a forged update (another person's chat
+  id) sends, stores and logs nothing. Rejections are counted (`GET /webhooks/telegram/`). The
+  channel refuses to start without a well-formed secret.
 - Rasa registers the webhook with `asyncio.run`, which leaves aiogram's HTTP session bound to
   a loop that is then closed, so every later reply failed with "Event loop is closed". The
   session is closed after registering; the next call opens one on the server's loop.
@@ -25,7 +31,9 @@ What it changes from Rasa's own:
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from aiogram.bot.api import TelegramAPIServer
@@ -49,6 +57,18 @@ BUTTONS_PER_ROW = 2
 # Telegram commands mapped to the assistant's own payloads.
 COMMANDS = {"/start": "/greet", "/help": "/ask_capabilities", "/menu": "/show_menu"}
 NOT_TEXT_REPLY = "I can only read text messages. Could you type what you'd like to say?"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# What Telegram accepts as a secret_token (Bot API, setWebhook).
+SECRET_TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,256}")
+MISSING_SECRET = (
+    "The Telegram channel needs a secret_token in credentials.yml (1-256 letters, digits, _ or -), "
+    "so that only Telegram can post to its webhook. `make telegram-secret` makes one."
+)
+
+
+def matches_secret(given: Optional[Text], secret: Text) -> bool:
+    """Constant-time comparison of a request's secret header with ours."""
+    return given is not None and hmac.compare_digest(given.encode(), secret.encode())
 
 
 class TelegramOutput(RasaTelegramOutput):
@@ -85,6 +105,7 @@ class TelegramInput(RasaTelegramInput):
             credentials.get("verify"),
             credentials.get("webhook_url"),
             api_base_url=credentials.get("api_base_url") or DEFAULT_API_BASE_URL,
+            secret_token=credentials.get("secret_token"),
         )
 
     def __init__(
@@ -94,9 +115,14 @@ class TelegramInput(RasaTelegramInput):
         webhook_url: Optional[Text],
         debug_mode: bool = False,
         api_base_url: Text = DEFAULT_API_BASE_URL,
+        secret_token: Optional[Text] = None,
     ) -> None:
+        if not isinstance(secret_token, str) or not SECRET_TOKEN_FORMAT.fullmatch(secret_token):
+            raise RasaException(MISSING_SECRET)
         super().__init__(access_token, verify, webhook_url, debug_mode)
         self.api_base_url = api_base_url
+        self.secret_token = secret_token
+        self.rejected_updates = 0
         self._bot_username: Optional[Text] = None
 
     def get_output_channel(self) -> TelegramOutput:
@@ -109,10 +135,20 @@ class TelegramInput(RasaTelegramInput):
 
     async def _register_webhook(self, channel: TelegramOutput) -> None:
         try:
-            await channel.set_webhook(url=self.webhook_url)
+            await self._set_webhook(channel)
         finally:
             # The session belongs to asyncio.run's loop, which closes on return.
             await channel.close()
+
+    async def _set_webhook(self, channel: TelegramOutput) -> bool:
+        # aiogram 2.15 predates secret_token (Bot API 6.1), so the raw method call carries it.
+        return bool(await channel.request("setWebhook", {"url": self.webhook_url, "secret_token": self.secret_token}))
+
+    def _from_telegram(self, request: Request) -> bool:
+        if matches_secret(request.headers.get(SECRET_HEADER), self.secret_token):
+            return True
+        self.rejected_updates += 1
+        return False
 
     async def _is_our_bot(self, channel: TelegramOutput) -> bool:
         if self._bot_username is None:
@@ -125,11 +161,13 @@ class TelegramInput(RasaTelegramInput):
 
         @telegram_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            return response.json({"status": "ok", "rejected_updates": self.rejected_updates})
 
-        @telegram_webhook.route("/set_webhook", methods=["GET", "POST"])
-        async def set_webhook(_: Request) -> HTTPResponse:
-            if await out_channel.set_webhook(self.webhook_url):
+        @telegram_webhook.route("/set_webhook", methods=["POST"])
+        async def set_webhook(request: Request) -> HTTPResponse:
+            if not self._from_telegram(request):  # the operator sends the same header
+                return response.json({"error": "forbidden"}, status=403)
+            if await self._set_webhook(out_channel):
                 logger.info("Webhook Setup Successful")
                 return response.text("Webhook setup successful")
             logger.warning("Webhook Setup Failed")
@@ -137,6 +175,8 @@ class TelegramInput(RasaTelegramInput):
 
         @telegram_webhook.route("/webhook", methods=["POST"])
         async def message(request: Request) -> HTTPResponse:
+            if not self._from_telegram(request):
+                return response.json({"error": "forbidden"}, status=403)
             try:
                 body = request.json
                 update = Update(**body) if isinstance(body, dict) and isinstance(body.get("update_id"), int) else None
