@@ -33,7 +33,7 @@ API_FLAGS = $(if $(TRUST_API_TOKEN),--enable-api --auth-token $(TRUST_API_TOKEN)
 WEB_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
+.PHONY: bench-operator export-review telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
 
 setup: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL) $(MODEL) $(WEBCHAT)
 
@@ -132,6 +132,14 @@ forget: $(VENV)/.installed
 # The full benchmark (bench/run.py): this assistant next to `rasa init`, detector, training.
 bench: setup
 	PYTHONPATH=. $(PY) -m bench.run
+
+# The operator page's queries on 100,000 generated conversations (bench/operator.py).
+bench-operator: $(VENV)/.installed
+	PYTHONPATH=. $(PY) -m bench.operator
+
+# Review rows labelled on /operator, as Rasa NLU candidates for a person to check (bot/operator/review.py).
+export-review: $(VENV)/.installed
+	PYTHONPATH=. $(PY) -m bot.operator.review --endpoints endpoints.yml --out results/review_candidates.yml
 
 bench-safety: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.benchmark

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import operator as operator_benchmark
 from bench.loadgen import ThinkTime, format_table, run_load
 from bot.paths import REPO_ROOT
 from bot.safety import benchmark as detector_benchmark
@@ -122,6 +123,8 @@ def main() -> None:
     for ours_row, stock_row in zip(results["ours_load"], results["stock_load"]):
         ours_row["p50_vs_stock"] = round(ours_row["p50_ms"] / stock_row["p50_ms"], 2) if stock_row["p50_ms"] else None
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    print("operator page queries on 100,000 generated conversations ...", flush=True)
+    results["operator"] = operator_benchmark.run(100_000)
     RESULTS.write_text(json.dumps(results, indent=2))
     print_report(results)
 
@@ -138,6 +141,9 @@ def print_report(results: dict[str, Any]) -> None:
     for name in ("ours", "stock"):
         t = results[f"{name}_training"]
         print(f"training ({'this one' if name == 'ours' else 'rasa init'}): {t['seconds']} s, model {t['model_mb']} MB")
+    o = results["operator"]
+    print(f"operator page on {o['conversations']:,} conversations: one page view (90 days) p50 "
+          f"{o['page_view_90d_ms'][0]:.0f} ms, max {o['page_view_90d_ms'][1]:.0f} ms")
     print(f"\nwritten to {RESULTS.relative_to(REPO_ROOT)}")
 
 

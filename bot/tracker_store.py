@@ -12,6 +12,9 @@ endpoints.yml:
   deleted instead of saved. It is a response, not a custom action, so it works even while
   the action server is down.
 - `delete_sender` and `delete_older_than` back the commands in bot/privacy.py.
+- Each save also writes the latest turn's summary for the operator page (bot/operator/store.py:
+  day, channel, intent, what the assistant did; no text), and deleting a conversation deletes
+  its summaries too. A failure there is logged and never fails the turn.
 - Cheaper turns, same rows: the latest session is read with one prepared statement (Rasa
   builds an ORM query with a subquery each time), and the store remembers how many events
   it read into each tracker it returned, so saving that tracker needs no count query (Rasa
@@ -33,6 +36,8 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.operator import store as operator_store
 
 FORGET_ACTION = "utter_conversation_deleted"
 DAY_SECONDS = 24 * 60 * 60
@@ -67,6 +72,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, dialect=dialect, db=db, **kwargs)
         if dialect == "sqlite":
             self._pool_sqlite_connections()
+        operator_store.create_tables(self.engine)
         # sender -> (the tracker object last read or saved, how many of its events are stored)
         self._stored: dict[Text, tuple[weakref.ref, int]] = {}
         events = self.SQLEvent.__table__
@@ -128,12 +134,28 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             return
         await super().save(tracker)
         self._remember(tracker, len(tracker.events))
+        self._record_latest_turn(tracker)
+
+    def _record_latest_turn(self, tracker: DialogueStateTracker) -> None:
+        tail = []
+        for event in reversed(tracker.events):
+            tail.append(event)
+            if isinstance(event, UserUttered):
+                break
+        turn = operator_store.latest_turn([event.as_dict() for event in reversed(tail)])
+        if turn is None:
+            return
+        try:
+            operator_store.record_turn(self.engine, tracker.sender_id, turn)
+        except Exception as error:  # the page's figures must never cost a turn
+            logger.error("Could not record a turn for the operator page: %s", type(error).__name__)
 
     def delete_sender(self, sender_id: Text) -> int:
         """Deletes every event of one sender; returns how many."""
         self._stored.pop(sender_id, None)
         with self.session_scope() as session:
             deleted = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            operator_store.delete_senders(session.connection(), [sender_id])
             session.commit()
         return int(deleted)
 
@@ -156,6 +178,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 events += session.query(self.SQLEvent).filter(self.SQLEvent.sender_id.in_(chunk)).delete(
                     synchronize_session=False
                 )
+            operator_store.delete_senders(session.connection(), stale)
             session.commit()
         return len(stale), int(events)
 

@@ -200,3 +200,22 @@ def test_rasa_killed_under_load_loses_no_answered_turn(assistant):
         if answered[sender]:
             _, replies = assistant.rest(sender, "what are the signs?")
             assert "Struggling to hand work over" in text_of(replies)
+
+
+def test_every_turn_is_summarised_for_the_operator_page_without_its_text(assistant):
+    from bot.operator.store import turns
+
+    sender = f"operator-{uuid.uuid4().hex}"
+    messages = ["my boss lied to me", "/nonexistent_intent", "i want to kill myself"]
+    for message in messages:
+        assistant.rest(sender, message)
+    engine = PrivateSQLTrackerStore(dialect="sqlite", db=str(assistant.tracker_db)).engine
+    with engine.connect() as connection:
+        rows = connection.execute(turns.select().where(turns.c.sender_id == sender).order_by(turns.c.at)).all()
+    assert [row.outcome for row in rows][1:] == ["fallback", "crisis"] and rows[0].outcome != "crisis"
+    assert {row.channel for row in rows} == {"rest"} and rows[2].reply == "action_crisis_referral"
+    assert not any(message in str(value) for row in rows for value in row for message in messages[::2])
+    _, replies = assistant.rest(sender, "please delete my conversation")
+    assistant.rest(sender, "/affirm")
+    with engine.connect() as connection:
+        assert connection.execute(turns.select().where(turns.c.sender_id == sender)).all() == []

@@ -1,6 +1,8 @@
-"""Serves the chat page on http://localhost:8080/ (`make run` starts it next to Rasa).
+"""Serves the chat page on http://localhost:8080/ (`make run` starts it next to Rasa), and the
+operator page at /operator when `TRUST_API_TOKEN` is set (bot/web/operator.py).
 
     python -m bot.web.server [--port 8080] [--rasa-port 5005] [--rasa-url URL] [--exit-url URL]
+                             [--endpoints endpoints.yml]
 
 Everything the page loads comes from here: the page, its script and style, and the
 rasa-webchat bundle from node_modules (installed by `npm ci` from package-lock.json) with its
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 
 from bot.paths import REPO_ROOT
 from bot.safety.referral import resources
+from bot.web.operator import OperatorPages, operator_pages_from_environment
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 WEBCHAT_BUNDLE = REPO_ROOT / "node_modules" / "rasa-webchat" / "lib" / "index.js"
@@ -78,6 +81,7 @@ class PageHandler(BaseHTTPRequestHandler):
     server_version = "trust-web"
     config: dict[str, Any] = {}
     page = b""  # index.html with `config` filled in, rendered once by make_server
+    operator: OperatorPages | None = None  # None: /operator is off (404)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         logger.debug(format, *args)
@@ -89,20 +93,44 @@ class PageHandler(BaseHTTPRequestHandler):
         host = urlsplit(f"http://{self.headers.get('Host') or 'localhost'}").hostname or "localhost"
         return f"http://{host}:{self.config['rasaPort']}"
 
-    def _send(self, status: int, body: bytes, content_type: str, cache: str = "no-store") -> None:
+    def _send(self, status: int, body: bytes, content_type: str, cache: str = "no-store",
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", cache)
-        self.send_header("Content-Security-Policy", content_security_policy(self._rasa_origin()))
+        headers = headers or {}
+        if "Content-Security-Policy" not in headers:
+            self.send_header("Content-Security-Policy", content_security_policy(self._rasa_origin()))
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _operator(self, method: str) -> bool:
+        """Answers /operator and below; False for every other path."""
+        parts = urlsplit(self.path)
+        if parts.path != "/operator" and not parts.path.startswith("/operator/"):
+            return False
+        if self.operator is None:
+            self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+            return True
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(length, 16_384)) if method == "POST" else b""
+        self._send(*self.operator.answer(method, parts.path, parts.query, self.headers, body))
+        return True
+
+    def do_POST(self) -> None:  # noqa: N802
+        if not self._operator("POST"):
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"not allowed", "text/plain")
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = urlsplit(self.path).path
+        if self._operator(self.command):
+            return
         if path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.page, "text/html; charset=utf-8")
         elif path == "/vendor/webchat.js":
@@ -125,8 +153,9 @@ class PageHandler(BaseHTTPRequestHandler):
         self.do_GET()
 
 
-def make_server(host: str, port: int, config: dict[str, Any]) -> ThreadingHTTPServer:
-    handler = type("ConfiguredPageHandler", (PageHandler,), {"config": config, "page": render_page(config)})
+def make_server(host: str, port: int, config: dict[str, Any], operator: OperatorPages | None = None) -> ThreadingHTTPServer:
+    handler = type("ConfiguredPageHandler", (PageHandler,), {"config": config, "page": render_page(config),
+                                                             "operator": operator})
     webchat_bundle()  # fail at start, not on the first visitor, when the bundle is missing
     return ThreadingHTTPServer((host, port), handler)
 
@@ -138,9 +167,11 @@ def main() -> None:
     parser.add_argument("--rasa-port", type=int, default=5005, help="Rasa's port on the page's host")
     parser.add_argument("--rasa-url", default=None, help="Rasa's full URL when it is on another host")
     parser.add_argument("--exit-url", default=os.environ.get("TRUST_EXIT_URL", DEFAULT_EXIT_URL))
+    parser.add_argument("--endpoints", default="endpoints.yml", help="the tracker store the operator page reads")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
-    server = make_server(args.host, args.port, page_config(args.rasa_port, args.rasa_url, args.exit_url))
+    operator = operator_pages_from_environment(args.endpoints)
+    server = make_server(args.host, args.port, page_config(args.rasa_port, args.rasa_url, args.exit_url), operator)
     logger.info("Chat page on http://localhost:%d/ (Rasa on port %d)", args.port, args.rasa_port)
     try:
         server.serve_forever()
