@@ -144,9 +144,7 @@ class ActionSuggestTherapy(Action):
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
         answers = {slot: tracker.get_slot(slot) for slot in knowledge.self_check_slots()}
         causes = _all_user_entities(tracker, "cause") + knowledge.self_check_tags(answers)
-        suggestions = knowledge.suggest_therapies(
-            tracker.get_slot("relationship"), causes, tracker.get_slot("in_person_hard")
-        )
+        suggestions = knowledge.suggest_therapies(tracker.get_slot("relationship"), causes, tracker.get_slot("in_person_hard"))
         _send_with_menu(dispatcher, tracker, knowledge.suggestion_text(suggestions))
         return []
 

@@ -25,12 +25,42 @@ import aiohttp
 
 CRISIS_TURN = "i want to kill myself"
 SCRIPTS = [
-    ["hi", "/choose_relationship{\"relationship\":\"romantic\"}", "/ask_signs", "why am I like this?",
-     CRISIS_TURN, "/crisis_safe", "how do I rebuild trust?", "what therapy could help?", "thanks", "bye"],
-    ["hello", "my boss takes credit for my work", "what are the signs?", "what causes this?", "how can I fix it?",
-     "tell me about couples therapy", "my partner hits me", "yes", "thank you", "goodbye"],
-    ["hey", "my sister reads my diary", "/ask_causes", "/ask_rebuild", "/ask_therapy", "I feel alone",
-     "what is CBT?", "/show_menu", "thanks", "bye"],
+    [
+        "hi",
+        '/choose_relationship{"relationship":"romantic"}',
+        "/ask_signs",
+        "why am I like this?",
+        CRISIS_TURN,
+        "/crisis_safe",
+        "how do I rebuild trust?",
+        "what therapy could help?",
+        "thanks",
+        "bye",
+    ],
+    [
+        "hello",
+        "my boss takes credit for my work",
+        "what are the signs?",
+        "what causes this?",
+        "how can I fix it?",
+        "tell me about couples therapy",
+        "my partner hits me",
+        "yes",
+        "thank you",
+        "goodbye",
+    ],
+    [
+        "hey",
+        "my sister reads my diary",
+        "/ask_causes",
+        "/ask_rebuild",
+        "/ask_therapy",
+        "I feel alone",
+        "what is CBT?",
+        "/show_menu",
+        "thanks",
+        "bye",
+    ],
 ]
 REFERRAL_MARKERS = ("Are you safe right now?", "Are they safe right now")
 CRISIS_TURNS = {CRISIS_TURN, "my partner hits me"}
@@ -86,13 +116,12 @@ REPLY_CONTENT = ("text", "buttons", "image", "attachment", "custom")  # what Ras
 
 
 def well_formed(replies: Any) -> bool:
-    return isinstance(replies, list) and all(
-        isinstance(r, dict) and any(r.get(key) for key in REPLY_CONTENT) for r in replies
-    )
+    return isinstance(replies, list) and all(isinstance(r, dict) and any(r.get(key) for key in REPLY_CONTENT) for r in replies)
 
 
-async def _conversation(session: aiohttp.ClientSession, url: str, script: list[str], result: LoadResult,
-                        expect_referrals: bool, rng: random.Random) -> None:
+async def _conversation(
+    session: aiohttp.ClientSession, url: str, script: list[str], result: LoadResult, expect_referrals: bool, rng: random.Random
+) -> None:
     sender = f"load-{uuid.uuid4().hex}"
     think = result.think_time
     if think:  # people do not all arrive in the same instant
@@ -124,8 +153,15 @@ async def _conversation(session: aiohttp.ClientSession, url: str, script: list[s
             result.crisis_referred += any(marker in text for marker in REFERRAL_MARKERS)
 
 
-async def run_load(rasa_url: str, concurrency: int, conversations: int, expect_referrals: bool = True,
-                   think_time: ThinkTime | None = None, seed: int = 7, token: str | None = None) -> LoadResult:
+async def run_load(
+    rasa_url: str,
+    concurrency: int,
+    conversations: int,
+    expect_referrals: bool = True,
+    think_time: ThinkTime | None = None,
+    seed: int = 7,
+    token: str | None = None,
+) -> LoadResult:
     """`conversations` conversations, `concurrency` of them at a time; back to back unless a
     think time is given. `token`: the REST channel's bearer token, when it needs one."""
     url = rasa_url.rstrip("/") + "/webhooks/rest/webhook"
@@ -139,8 +175,7 @@ async def run_load(rasa_url: str, concurrency: int, conversations: int, expect_r
             await _conversation(session, url, SCRIPTS[index % len(SCRIPTS)], result, expect_referrals, rng)
 
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency),
-                                     headers=headers) as session:
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency), headers=headers) as session:
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(conversations)))
         result.seconds = time.perf_counter() - started

@@ -25,9 +25,14 @@ from bot.operator.store import DAY_SECONDS, Turn, conversations, turns
 from bot.tracker_store import PrivateSQLTrackerStore
 from bot.web.operator import label_intents
 
-OUTCOMES = [("understood", 0.93, "action_show_signs"), ("understood", 0.88, "action_show_causes"),
-            ("fallback", 0.4, "utter_default"), ("low_confidence", 0.5, "action_show_therapy"),
-            ("crisis", 1.0, "action_crisis_referral"), ("check_in", 1.0, "action_crisis_check_in")]
+OUTCOMES = [
+    ("understood", 0.93, "action_show_signs"),
+    ("understood", 0.88, "action_show_causes"),
+    ("fallback", 0.4, "utter_default"),
+    ("low_confidence", 0.5, "action_show_therapy"),
+    ("crisis", 1.0, "action_crisis_referral"),
+    ("check_in", 1.0, "action_crisis_check_in"),
+]
 WEIGHTS = [50, 20, 10, 8, 2, 2]
 KINDS = ["suicide", "abuse", "sexual_violence", "self_harm", "danger"]
 
@@ -64,16 +69,32 @@ def generate(directory: Path, count: int, seed: int = 3) -> tuple[PrivateSQLTrac
             text = f"generated message {number}-{index}"
             turn = Turn(at, channel, "ask_signs", "ask_signs", confidence, outcome, reply)
             turn_rows.append(turn.row(sender))
-            event_rows.append({"sender_id": sender, "type_name": "user", "timestamp": at, "intent_name": "ask_signs",
-                               "action_name": None, "data": json.dumps({"event": "user", "text": text, "timestamp": at})})
+            event_rows.append(
+                {
+                    "sender_id": sender,
+                    "type_name": "user",
+                    "timestamp": at,
+                    "intent_name": "ask_signs",
+                    "action_name": None,
+                    "data": json.dumps({"event": "user", "text": text, "timestamp": at}),
+                }
+            )
             if outcome in ("crisis", "check_in"):
                 event = "referral" if outcome == "crisis" else "check_in"
-                referrals.append(json.dumps({"event": event, "kind": rng.choice(KINDS), "country": "US",
-                                             "channel": channel, "at": int(at)}))
+                referrals.append(
+                    json.dumps({"event": event, "kind": rng.choice(KINDS), "country": "US", "channel": channel, "at": int(at)})
+                )
             total_turns += 1
-        conversation_rows.append({"sender_id": sender, "channel": channel, "started": start,
-                                  "started_day": int(start // DAY_SECONDS), "last_at": start + 60 * index,
-                                  "last_step": reply})
+        conversation_rows.append(
+            {
+                "sender_id": sender,
+                "channel": channel,
+                "started": start,
+                "started_day": int(start // DAY_SECONDS),
+                "last_at": start + 60 * index,
+                "last_step": reply,
+            }
+        )
         if len(conversation_rows) >= 5000:
             flush()
     flush()
@@ -102,8 +123,7 @@ def run(count: int) -> dict[str, Any]:
             results[f"figures_{days}d_ms"] = timed(lambda days=days: figures(engine, log, days))
         results["review_ms"] = timed(lambda: review_rows(engine, with_text=True))
         intents = label_intents()
-        results["page_view_90d_ms"] = timed(
-            lambda: render(figures(engine, log, 90), review_rows(engine, True), True, intents))
+        results["page_view_90d_ms"] = timed(lambda: render(figures(engine, log, 90), review_rows(engine, True), True, intents))
         results["csv_90d_ms"] = timed(lambda: daily_csv(figures(engine, log, 90)))
         return results
 
@@ -113,8 +133,10 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100_000)
     args = parser.parse_args()
     results = run(args.conversations)
-    print(f"operator page on {results['conversations']:,} conversations ({results['turns']:,} turns; "
-          f"generated in {results['generate_s']} s), median / max of 5 runs:")
+    print(
+        f"operator page on {results['conversations']:,} conversations ({results['turns']:,} turns; "
+        f"generated in {results['generate_s']} s), median / max of 5 runs:"
+    )
     for key, value in results.items():
         if key.endswith("_ms"):
             print(f"  {key[:-3]:<22} {value[0]:7.1f} ms / {value[1]:7.1f} ms")

@@ -81,16 +81,21 @@ def main() -> None:
         print("training this assistant from scratch ...", flush=True)
         ours = tmp / "ours"
         ours.mkdir()
-        seconds, model = train(REPO_ROOT, ["train", "--out", str(ours / "models"), "--fixed-model-name", "bench"],
-                               _env(tmp / "cache-ours", training=True), log,
-                               ours / "models")
+        seconds, model = train(
+            REPO_ROOT,
+            ["train", "--out", str(ours / "models"), "--fixed-model-name", "bench"],
+            _env(tmp / "cache-ours", training=True),
+            log,
+            ours / "models",
+        )
         results["ours_training"] = {"seconds": round(seconds, 1), "model_mb": round(model.stat().st_size / 1e6, 1)}
 
         print("rasa init (trains its model) ...", flush=True)
         stock = tmp / "stock"
         stock.mkdir()
-        seconds, stock_model = train(tmp, ["init", "--no-prompt", "--init-dir", str(stock)], _env(tmp / "cache-stock", training=True),
-                                     log, stock / "models")
+        seconds, stock_model = train(
+            tmp, ["init", "--no-prompt", "--init-dir", str(stock)], _env(tmp / "cache-stock", training=True), log, stock / "models"
+        )
         results["stock_training"] = {"seconds": round(seconds, 1), "model_mb": round(stock_model.stat().st_size / 1e6, 1)}
 
         print("load on this assistant and rasa init, level by level ...", flush=True)
@@ -101,19 +106,43 @@ def main() -> None:
             f"tracker_store:\n  type: bot.tracker_store.PrivateSQLTrackerStore\n  dialect: sqlite\n  db: {tmp}/trackers.db\n"
         )
         processes = [
-            subprocess.Popen([RASA, "run", "actions", "--port", str(action_port)], cwd=REPO_ROOT,
-                             env={**_env(tmp / "cache-ours"), "SANIC_HOST": "127.0.0.1"}, stdout=log, stderr=log),
-            subprocess.Popen([RASA, "run", "-m", str(model), "--interface", "127.0.0.1", "--port", str(rasa_port),
-                              "--endpoints", str(endpoints),
-                              "--credentials", "credentials.yml"], cwd=REPO_ROOT, env=_env(tmp / "cache-ours"),
-                             stdout=log, stderr=log),
-            subprocess.Popen([RASA, "run", "-m", str(stock_model), "--interface", "127.0.0.1", "--port", str(stock_port)],
-                             cwd=stock,
-                             env=_env(tmp / "cache-stock"), stdout=log, stderr=log),
+            subprocess.Popen(
+                [RASA, "run", "actions", "--port", str(action_port)],
+                cwd=REPO_ROOT,
+                env={**_env(tmp / "cache-ours"), "SANIC_HOST": "127.0.0.1"},
+                stdout=log,
+                stderr=log,
+            ),
+            subprocess.Popen(
+                [
+                    RASA,
+                    "run",
+                    "-m",
+                    str(model),
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(rasa_port),
+                    "--endpoints",
+                    str(endpoints),
+                    "--credentials",
+                    "credentials.yml",
+                ],
+                cwd=REPO_ROOT,
+                env=_env(tmp / "cache-ours"),
+                stdout=log,
+                stderr=log,
+            ),
+            subprocess.Popen(
+                [RASA, "run", "-m", str(stock_model), "--interface", "127.0.0.1", "--port", str(stock_port)],
+                cwd=stock,
+                env=_env(tmp / "cache-stock"),
+                stdout=log,
+                stderr=log,
+            ),
         ]
         try:
-            for url in (f"http://127.0.0.1:{action_port}/health", f"http://127.0.0.1:{rasa_port}/",
-                        f"http://127.0.0.1:{stock_port}/"):
+            for url in (f"http://127.0.0.1:{action_port}/health", f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{stock_port}/"):
                 wait_for(url)
             results["ours_load"], results["stock_load"] = measure_side_by_side(
                 f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{stock_port}"
@@ -130,20 +159,36 @@ def main() -> None:
 
 
 def print_report(results: dict[str, Any]) -> None:
-    columns = ["assistant", "think_time", "concurrency", "messages", "errors", "empty_replies", "p50_ms", "p95_ms", "p99_ms",
-               "messages_per_second", "p50_vs_stock", "crisis_referred"]
+    columns = [
+        "assistant",
+        "think_time",
+        "concurrency",
+        "messages",
+        "errors",
+        "empty_replies",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "messages_per_second",
+        "p50_vs_stock",
+        "crisis_referred",
+    ]
     rows = [dict(r, assistant="this one") for r in results["ours_load"]]
     rows += [dict(r, assistant="rasa init", crisis_referred="-") for r in results["stock_load"]]
     print("\n" + format_table(rows, columns))
     d = results["detector_us"]
-    print(f"\ncrisis detector: p50 {d['p50_us']} us, p95 {d['p95_us']} us, p99 {d['p99_us']} us over {d['messages']:.0f} "
-          f"timings; each message's best round: p99 {d['best_p99_us']} us")
+    print(
+        f"\ncrisis detector: p50 {d['p50_us']} us, p95 {d['p95_us']} us, p99 {d['p99_us']} us over {d['messages']:.0f} "
+        f"timings; each message's best round: p99 {d['best_p99_us']} us"
+    )
     for name in ("ours", "stock"):
         t = results[f"{name}_training"]
         print(f"training ({'this one' if name == 'ours' else 'rasa init'}): {t['seconds']} s, model {t['model_mb']} MB")
     o = results["operator"]
-    print(f"operator page on {o['conversations']:,} conversations: one page view (90 days) p50 "
-          f"{o['page_view_90d_ms'][0]:.0f} ms, max {o['page_view_90d_ms'][1]:.0f} ms")
+    print(
+        f"operator page on {o['conversations']:,} conversations: one page view (90 days) p50 "
+        f"{o['page_view_90d_ms'][0]:.0f} ms, max {o['page_view_90d_ms'][1]:.0f} ms"
+    )
     print(f"\nwritten to {RESULTS.relative_to(REPO_ROOT)}")
 
 

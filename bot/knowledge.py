@@ -44,9 +44,7 @@ def menu_buttons() -> list[dict[str, str]]:
 
 def explain_trust_issues() -> str:
     about = trust()["about"]
-    return "\n\n".join(
-        [about["definition"], about["versus_caution"], about["versus_paranoia"], about["not_a_diagnosis"]]
-    )
+    return "\n\n".join([about["definition"], about["versus_caution"], about["versus_paranoia"], about["not_a_diagnosis"]])
 
 
 def signs_text(relationship: str | None) -> str:
@@ -67,10 +65,7 @@ def signs_text(relationship: str | None) -> str:
 
 def causes_text() -> str:
     causes = trust()["causes"]
-    return "\n\n".join(
-        ["Trust issues usually have roots. Some of the most common:"]
-        + [f"{c['title']}: {c['text']}" for c in causes]
-    )
+    return "\n\n".join(["Trust issues usually have roots. Some of the most common:"] + [f"{c['title']}: {c['text']}" for c in causes])
 
 
 def rebuild_text() -> str:

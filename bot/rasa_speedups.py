@@ -95,8 +95,7 @@ def ted_cannot_win(others: Iterable[PolicyPrediction], tracker: DialogueStateTra
     if _last_action_rejected(tracker):
         return False
     return any(
-        prediction.is_no_user_prediction
-        or (prediction.max_confidence >= 1.0 and prediction.policy_priority > ted_priority)
+        prediction.is_no_user_prediction or (prediction.max_confidence >= 1.0 and prediction.policy_priority > ted_priority)
         for prediction in others
     )
 
@@ -139,8 +138,7 @@ def build_dask_graph_deferring_ted(runner: DaskGraphRunner, schema: GraphSchema)
     for schema_node in schema.nodes.values():
         if not issubclass(schema_node.uses, DefaultPolicyPredictionEnsemble):
             continue
-        policies = [name for name in schema_node.needs.values()
-                    if name in schema.nodes and schema.nodes[name].fn == PREDICT_FN]
+        policies = [name for name in schema_node.needs.values() if name in schema.nodes and schema.nodes[name].fn == PREDICT_FN]
         deferred = [name for name in policies if _deferrable(runner._instantiated_nodes[name])]
         others = [name for name in policies if name not in deferred]
         if not others:
@@ -172,8 +170,7 @@ def execution_order(graph: dict[str, Any]) -> list[tuple[str, Any, tuple[str, ..
     return order
 
 
-def run_in_fixed_order(runner: DaskGraphRunner, inputs: dict[str, Any] | None = None,
-                       targets: list[str] | None = None) -> dict[str, Any]:
+def run_in_fixed_order(runner: DaskGraphRunner, inputs: dict[str, Any] | None = None, targets: list[str] | None = None) -> dict[str, Any]:
     """`DaskGraphRunner.run` for a loaded model: same nodes, same inputs, same result, without
     dask's per-call scheduling. Training and fingerprinting graphs still go through dask."""
     if runner._execution_context.model_id is None:

@@ -95,9 +95,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         # pool keeps them open; Rasa uses the store from one thread at a time.
         url = self.engine.url
         self.engine.dispose()
-        self.engine = sa.create_engine(
-            url, poolclass=sa.pool.QueuePool, pool_size=2, connect_args={"check_same_thread": False}
-        )
+        self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2, connect_args={"check_same_thread": False})
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
@@ -175,9 +173,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             events = 0
             for start in range(0, len(stale), 500):
                 chunk = stale[start : start + 500]
-                events += session.query(self.SQLEvent).filter(self.SQLEvent.sender_id.in_(chunk)).delete(
-                    synchronize_session=False
-                )
+                events += session.query(self.SQLEvent).filter(self.SQLEvent.sender_id.in_(chunk)).delete(synchronize_session=False)
             operator_store.delete_senders(session.connection(), stale)
             session.commit()
         return len(stale), int(events)

@@ -52,9 +52,16 @@ def nginx_config(bind: str, port: int, rasa_ports: list[int], rate: int, burst: 
 
 
 @contextmanager
-def running_cluster(rasa_count: int = 2, port: int | None = None, api_token: str | None = None,
-                    rate: int = 20, burst: int = 40, log: IO | None = None, bind: str = "127.0.0.1",
-                    rest_token: str | None = None) -> Iterator[Cluster]:
+def running_cluster(
+    rasa_count: int = 2,
+    port: int | None = None,
+    api_token: str | None = None,
+    rate: int = 20,
+    burst: int = 40,
+    log: IO | None = None,
+    bind: str = "127.0.0.1",
+    rest_token: str | None = None,
+) -> Iterator[Cluster]:
     log = log or sys.stdout
     with ExitStack() as stack:
         postgres = stack.enter_context(throwaway_postgres())
@@ -63,30 +70,57 @@ def running_cluster(rasa_count: int = 2, port: int | None = None, api_token: str
         api_token = api_token or os.urandom(16).hex()
         rest_token = rest_token or os.urandom(16).hex()
         env = rasa_env(
-            PYTHONPATH=str(REPO_ROOT), TRUST_REST_TOKEN=rest_token,
-            SANIC_REQUEST_MAX_SIZE="1000000", ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-            DB_HOST=postgres.host, DB_PORT=str(postgres.port), DB_USER=postgres.user, DB_PASSWORD="", DB_NAME=postgres.db,
-            REDIS_HOST=redis.host, REDIS_PORT=str(redis.port),
+            PYTHONPATH=str(REPO_ROOT),
+            TRUST_REST_TOKEN=rest_token,
+            SANIC_REQUEST_MAX_SIZE="1000000",
+            ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+            DB_HOST=postgres.host,
+            DB_PORT=str(postgres.port),
+            DB_USER=postgres.user,
+            DB_PASSWORD="",
+            DB_NAME=postgres.db,
+            REDIS_HOST=redis.host,
+            REDIS_PORT=str(redis.port),
         )
         # Create the tables once, so the Rasa processes do not race to create them.
         from bot.tracker_store import PrivateSQLTrackerStore
 
-        PrivateSQLTrackerStore(dialect="postgresql", host=postgres.host, port=postgres.port, username=postgres.user,
-                               db=postgres.db)
+        PrivateSQLTrackerStore(dialect="postgresql", host=postgres.host, port=postgres.port, username=postgres.user, db=postgres.db)
         public_host = "127.0.0.1" if bind in ("0.0.0.0", "::") else f"[{bind}]" if ":" in bind else bind
-        cluster = Cluster(f"http://{public_host}:{public_port}", [f"http://127.0.0.1:{p}" for p in rasa_ports],
-                          f"http://127.0.0.1:{action_port}", api_token, rest_token, postgres)
+        cluster = Cluster(
+            f"http://{public_host}:{public_port}",
+            [f"http://127.0.0.1:{p}" for p in rasa_ports],
+            f"http://127.0.0.1:{action_port}",
+            api_token,
+            rest_token,
+            postgres,
+        )
 
         def start(name: str, command: list[str], **extra_env: str) -> None:
-            cluster.processes[name] = subprocess.Popen(command, cwd=REPO_ROOT, env={**env, **extra_env}, stdout=log,
-                                                       stderr=log)
+            cluster.processes[name] = subprocess.Popen(command, cwd=REPO_ROOT, env={**env, **extra_env}, stdout=log, stderr=log)
 
         start("actions", [RASA, "run", "actions", "--port", str(action_port)], SANIC_HOST="127.0.0.1")
         for index, rasa_port in enumerate(rasa_ports):
-            start(f"rasa{index}", [RASA, "run", "-m", "models/trust.tar.gz", "--interface", "127.0.0.1",
-                                   "--port", str(rasa_port),
-                                   "--endpoints", "endpoints.production.yml", "--credentials", "credentials.yml",
-                                   "--enable-api", "--auth-token", api_token])
+            start(
+                f"rasa{index}",
+                [
+                    RASA,
+                    "run",
+                    "-m",
+                    "models/trust.tar.gz",
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(rasa_port),
+                    "--endpoints",
+                    "endpoints.production.yml",
+                    "--credentials",
+                    "credentials.yml",
+                    "--enable-api",
+                    "--auth-token",
+                    api_token,
+                ],
+            )
         try:
             stack.enter_context(throwaway_nginx(nginx_config(bind, public_port, rasa_ports, rate, burst)))
             wait_for(cluster.action_url + "/health", process=cluster.processes["actions"])
@@ -103,13 +137,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5005, help="nginx's port (REST, socketio, Telegram)")
     args = parser.parse_args()
     given_rest_token = os.environ.get("TRUST_REST_TOKEN")
-    with running_cluster(args.rasa, args.port, os.environ.get("TRUST_API_TOKEN"),
-                         bind=os.environ.get("TRUST_BIND", "127.0.0.1"), rest_token=given_rest_token) as cluster:
-        print(f"\nCluster up: nginx on {cluster.public_url} -> Rasa {', '.join(cluster.rasa_urls)}; "
-              f"actions {cluster.action_url}. Ctrl-C stops it.", flush=True)
+    with running_cluster(
+        args.rasa, args.port, os.environ.get("TRUST_API_TOKEN"), bind=os.environ.get("TRUST_BIND", "127.0.0.1"), rest_token=given_rest_token
+    ) as cluster:
+        print(
+            f"\nCluster up: nginx on {cluster.public_url} -> Rasa {', '.join(cluster.rasa_urls)}; "
+            f"actions {cluster.action_url}. Ctrl-C stops it.",
+            flush=True,
+        )
         if not given_rest_token:
-            print(f"REST needs Authorization: Bearer {cluster.rest_token} (set TRUST_REST_TOKEN to choose it).",
-                  flush=True)
+            print(f"REST needs Authorization: Bearer {cluster.rest_token} (set TRUST_REST_TOKEN to choose it).", flush=True)
         try:
             while all(p.poll() is None for p in cluster.processes.values()):
                 time.sleep(1)

@@ -48,7 +48,7 @@ def listening_addresses(port: int) -> set[str]:
             address, port_hex = fields[1].split(":")
             if fields[3] == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
                 raw = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
-                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
                 found.add(socket.inet_ntop(family, raw))
     return found
 
@@ -104,8 +104,14 @@ class Postgres:
     control: list[str]  # pg_ctl with its data directory and options; stop() and start() use it
 
     def endpoint(self) -> dict:
-        return {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "postgresql", "url": self.host,
-                "port": self.port, "username": self.user, "db": self.db}
+        return {
+            "type": "bot.tracker_store.PrivateSQLTrackerStore",
+            "dialect": "postgresql",
+            "url": self.host,
+            "port": self.port,
+            "username": self.user,
+            "db": self.db,
+        }
 
     def stop(self) -> None:
         subprocess.run(self.control + ["-m", "immediate", "stop"], check=True, capture_output=True)
@@ -128,13 +134,13 @@ def throwaway_postgres() -> Iterator[Postgres]:
     port = free_port()
     user = "postgres" if as_root else pwd.getpwuid(os.geteuid()).pw_name
     try:
-        subprocess.run(prefix + [f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", user, "--no-sync"],
-                       check=True, capture_output=True)
+        subprocess.run(prefix + [f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", user, "--no-sync"], check=True, capture_output=True)
         options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         control = prefix + [f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(directory, "log")]
         subprocess.run(control + ["-w", "start"], check=True, capture_output=True)
-        subprocess.run(prefix + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, "trust"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            prefix + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, "trust"], check=True, capture_output=True
+        )
         yield Postgres("127.0.0.1", port, user, "trust", control)
     finally:
         subprocess.run(prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
@@ -155,8 +161,11 @@ def throwaway_redis() -> Iterator[Redis]:
         raise RuntimeError("redis-server is missing: apt-get install redis-server")
     directory = tempfile.mkdtemp(prefix="trust-redis-")
     port = free_port()
-    process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                                "--dir", directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_for_port(port, process)
         yield Redis("127.0.0.1", port)
@@ -178,8 +187,11 @@ def throwaway_nginx(config_text: str) -> Iterator[str]:
     config = os.path.join(prefix, "nginx.conf")
     with open(config, "w") as handle:
         handle.write(config_text.replace("{prefix}", prefix))
-    process = subprocess.Popen([binary, "-p", prefix, "-c", config, "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(prefix, "logs", "stderr"), "w"))
+    process = subprocess.Popen(
+        [binary, "-p", prefix, "-c", config, "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(prefix, "logs", "stderr"), "w"),
+    )
     try:
         yield prefix
     finally:

@@ -27,9 +27,7 @@ def _form(content_type: str, body: bytes) -> dict[str, Any]:
     if content_type.startswith("application/json"):
         return json.loads(body or b"{}")
     if content_type.startswith("multipart/form-data"):
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + body
-        )
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
         return {part.get_param("name", header="content-disposition"): part.get_content() for part in message.iter_parts()}
     return dict(parse_qsl(body.decode()))
 

@@ -75,8 +75,7 @@ class Seeded:
 def _user_event(turn: SeededTurn, channel: str) -> UserUttered:
     intent, confidence, ranking, _, _ = TURN_KINDS[turn.kind]
     top = {"name": intent, "confidence": confidence}
-    parse = {"intent": top, "intent_ranking": [top] + [{"name": n, "confidence": c} for n, c in ranking],
-             "entities": [], "text": turn.text}
+    parse = {"intent": top, "intent_ranking": [top] + [{"name": n, "confidence": c} for n, c in ranking], "entities": [], "text": turn.text}
     return UserUttered(turn.text, top, [], parse, timestamp=turn.at, input_channel=channel)
 
 
@@ -91,8 +90,9 @@ def _seed(tmp: Path, conversations: int, seed_value: int, now: float | None) -> 
     now = time.time() if now is None else now
     rng = random.Random(seed_value)
     seeded = Seeded(tmp / "trackers.db", tmp / "endpoints.yml", tmp / "referrals.jsonl")
-    seeded.endpoints.write_text(yaml.safe_dump({"tracker_store": {
-        "type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(seeded.db)}}))
+    seeded.endpoints.write_text(
+        yaml.safe_dump({"tracker_store": {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(seeded.db)}})
+    )
     store = seeded.store()
     kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
     for number in range(conversations):
@@ -115,7 +115,14 @@ def _seed(tmp: Path, conversations: int, seed_value: int, now: float | None) -> 
             tracker.update(ActionExecuted("action_listen", timestamp=at + 0.3))
             asyncio.run(store.save(tracker))
             if kind in ("crisis", "check_in", "crisis_unsure"):
-                seeded.referrals.append({"event": "check_in" if kind == "check_in" else "referral", "kind": rng.choice(KINDS),
-                                         "country": rng.choice(["US", "GB", "unknown"]), "channel": channel, "at": int(at)})
+                seeded.referrals.append(
+                    {
+                        "event": "check_in" if kind == "check_in" else "referral",
+                        "kind": rng.choice(KINDS),
+                        "country": rng.choice(["US", "GB", "unknown"]),
+                        "channel": channel,
+                        "at": int(at),
+                    }
+                )
     seeded.referral_log.write_text("".join(json.dumps(r) + "\n" for r in seeded.referrals))
     return seeded

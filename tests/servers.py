@@ -27,8 +27,9 @@ STARTUP_SECONDS = 300
 REQUEST_MAX_BYTES = 1_000_000  # as `make run` sets it
 
 
-def post(url: str, body: bytes, content_type: str = "application/json", timeout: float = 60,
-         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def post(
+    url: str, body: bytes, content_type: str = "application/json", timeout: float = 60, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -116,10 +117,14 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
     page_origins = [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"]
     tracker_db = tmp / "trackers.db"
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(yaml.safe_dump({
-        "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
-        "tracker_store": {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(tracker_db)},
-    }))
+    endpoints.write_text(
+        yaml.safe_dump(
+            {
+                "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
+                "tracker_store": {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(tracker_db)},
+            }
+        )
+    )
     api_token, rest_token, telegram_secret = os.urandom(16).hex(), os.urandom(16).hex(), os.urandom(16).hex()
     env = rasa_env(
         TRUST_REST_TOKEN=rest_token,
@@ -133,9 +138,25 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
         credentials.write_text(yaml.safe_dump(_credentials(page_origins, telegram, rasa_port, telegram_secret)))
         commands = {
             "actions": ["env", "SANIC_HOST=127.0.0.1", RASA, "run", "actions", "--port", str(action_port)],
-            "rasa": [RASA, "run", "-m", "models/trust.tar.gz", "--interface", "127.0.0.1", "--port", str(rasa_port),
-                     "--credentials", str(credentials),
-                     "--endpoints", str(endpoints), "--cors", *page_origins, "--enable-api", "--auth-token", api_token],
+            "rasa": [
+                RASA,
+                "run",
+                "-m",
+                "models/trust.tar.gz",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(rasa_port),
+                "--credentials",
+                str(credentials),
+                "--endpoints",
+                str(endpoints),
+                "--cors",
+                *page_origins,
+                "--enable-api",
+                "--auth-token",
+                api_token,
+            ],
             "page": [sys.executable, "-m", "bot.web.server", "--port", str(page_port), "--rasa-port", str(rasa_port)],
         }
         assistant = Assistant(

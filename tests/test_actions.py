@@ -116,7 +116,6 @@ def test_start_over_resets_and_greets():
     assert {e["event"] for e in events} == {"reset_slots", "active_loop"}
 
 
-
 def user_event(text, intent, entities=()):
     return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": list(entities)}}
 
@@ -126,10 +125,14 @@ CHECK_IN_ENTITIES = [{"entity": "crisis_kind", "value": "self_harm"}, {"entity":
 
 def test_check_in_asks_about_the_likely_kind_and_remembers_the_interrupted_form(tmp_path, monkeypatch):
     monkeypatch.setenv("TRUST_REFERRAL_LOG", str(tmp_path / "referrals.jsonl"))
-    events = [{"event": "active_loop", "name": "self_check_form"}, user_event("i hate myself", "crisis_check_in"),
-              {"event": "active_loop", "name": None}]
-    tracker = make_tracker(text="i hate myself", intent="crisis_check_in", entities=CHECK_IN_ENTITIES,
-                           metadata={"country": "US"}, events=events)
+    events = [
+        {"event": "active_loop", "name": "self_check_form"},
+        user_event("i hate myself", "crisis_check_in"),
+        {"event": "active_loop", "name": None},
+    ]
+    tracker = make_tracker(
+        text="i hate myself", intent="crisis_check_in", entities=CHECK_IN_ENTITIES, metadata={"country": "US"}, events=events
+    )
     messages, returned = run(actions.ActionCrisisCheckIn(), tracker)
     assert "Are you hurting yourself, or thinking about it?" in texts(messages) and "988" in texts(messages)
     assert [b["title"] for b in messages[0]["buttons"]] == ["Yes", "No", "I'd rather not say"]

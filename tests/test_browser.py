@@ -139,8 +139,18 @@ def test_text_contrast_passes_wcag_aa(page):
     type_message(page, "hello")
     expect(page.locator(".rw-client").last).to_be_visible()
     expect(page.locator(".rw-reply").first).to_be_visible(timeout=REPLY_TIMEOUT_MS)
-    selectors = ["h1", "#what-this-is", "#quick-exit", "#quick-exit-hint", "label[for=country]", ".emergency",
-                 ".rw-response", ".rw-client", ".rw-reply", "textarea.rw-new-message"]
+    selectors = [
+        "h1",
+        "#what-this-is",
+        "#quick-exit",
+        "#quick-exit-hint",
+        "label[for=country]",
+        ".emergency",
+        ".rw-response",
+        ".rw-client",
+        ".rw-reply",
+        "textarea.rw-new-message",
+    ]
     ratios = dict(page.evaluate(CONTRAST_SCRIPT, selectors))
     print("\ncontrast ratios: " + ", ".join(f"{s} {r:.1f}" for s, r in ratios.items()))
     assert all(ratio >= 4.5 for ratio in ratios.values()), ratios

@@ -30,8 +30,11 @@ REST_TOKEN = uuid.uuid4().hex
 
 
 def rest(url, sender, message, token=REST_TOKEN):
-    status, replies = post(url + "/webhooks/rest/webhook", json.dumps({"sender": sender, "message": message}).encode(),
-                           headers={"Authorization": f"Bearer {token}"})
+    status, replies = post(
+        url + "/webhooks/rest/webhook",
+        json.dumps({"sender": sender, "message": message}).encode(),
+        headers={"Authorization": f"Bearer {token}"},
+    )
     return status, json.dumps(replies)
 
 
@@ -74,9 +77,11 @@ def test_nginx_refuses_big_bodies_and_rate_limits_a_flooding_client(cluster):
         import aiohttp
 
         async with aiohttp.ClientSession() as session:
+
             async def one():
                 async with session.get(cluster.public_url + "/webhooks/rest/") as response:
                     return response.status
+
             return await asyncio.gather(*(one() for _ in range(150)))
 
     statuses = asyncio.run(flood())

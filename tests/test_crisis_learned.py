@@ -39,8 +39,10 @@ def test_corpus_size_and_the_frozen_split(corpus):
     every = corpus.training + corpus.frozen
     disclosures = [e for e in every if e.is_crisis]
     hard_negatives = [e for e in every if not e.is_crisis and not e.family.startswith("nlu-")]
-    print(f"\ncorpus: {len(disclosures)} disclosures, {len(hard_negatives)} hard negatives, "
-          f"{sum(e.long for e in every)} of all messages set in long stories")
+    print(
+        f"\ncorpus: {len(disclosures)} disclosures, {len(hard_negatives)} hard negatives, "
+        f"{sum(e.long for e in every)} of all messages set in long stories"
+    )
     assert len(disclosures) >= 1500
     assert len(hard_negatives) >= 1500
     training_families = {e.family for e in corpus.training}
@@ -52,8 +54,9 @@ def test_corpus_size_and_the_frozen_split(corpus):
     training_frames, frozen_frames = split_frames()
     assert training_frames == corpus.training_frames and not set(training_frames) & set(frozen_frames)
     frozen_long = [e for e in corpus.frozen if e.long]
-    assert frozen_long and all(any(e.text.startswith(before) and e.text.endswith(after)
-                                   for before, after in frozen_frames) for e in frozen_long)
+    assert frozen_long and all(
+        any(e.text.startswith(before) and e.text.endswith(after) for before, after in frozen_frames) for e in frozen_long
+    )
 
 
 def test_a_message_is_read_as_sentences_clauses_and_whole():
@@ -97,39 +100,50 @@ def test_the_trained_classifier_has_thresholds_from_cross_validation():
     assert np.allclose(np.linalg.norm(classifier.disclosures, axis=1), 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("text, kind", [
-    ("i bought a gun last week and i know what it's for", "suicide"),
-    ("my husband grabbed me by the throat last night", "abuse"),
-    ("I'm 14 and my stepdad comes into my room at night and touches me", "sexual_violence"),
-])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("i bought a gun last week and i know what it's for", "suicide"),
+        ("my husband grabbed me by the throat last night", "abuse"),
+        ("I'm 14 and my stepdad comes into my room at night and touches me", "sexual_violence"),
+    ],
+)
 def test_disclosures_are_referred_with_their_kind(assessor, text, kind):
     found = assessor(text)
     assert found.refer and kind in found.kinds
 
 
-@pytest.mark.parametrize("text", [
-    "how do I learn to trust my girlfriend again after she lied about her ex?",
-    "my boss keeps taking credit for my work and I don't trust anyone in the office now",
-    "",
-    "🙂🙂🙂",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I learn to trust my girlfriend again after she lied about her ex?",
+        "my boss keeps taking credit for my work and I don't trust anyone in the office now",
+        "",
+        "🙂🙂🙂",
+    ],
+)
 def test_ordinary_messages_are_not_referred(assessor, text):
     assert not assessor(text).refer
 
 
 def test_a_disclosure_in_one_clause_of_a_long_story_is_caught(assessor):
-    story = ("We've been together six years and he's always been jealous, but this year it got worse. "
-             "He reads my messages, he tells me what to wear, and last week he hit me so hard I couldn't "
-             "go to work. I don't know why I'm even writing this, maybe I just want someone to know.")
+    story = (
+        "We've been together six years and he's always been jealous, but this year it got worse. "
+        "He reads my messages, he tells me what to wear, and last week he hit me so hard I couldn't "
+        "go to work. I don't know why I'm even writing this, maybe I just want someone to know."
+    )
     found = assessor(story)
     assert found.refer and "abuse" in found.kinds
 
 
-@pytest.mark.parametrize("message", [
-    ". ".join(["Okay"] * 300) + ". I want to kill myself.",
-    " ".join(["so"] * 995) + " i want to kill myself",
-    "🙂 " * 500 + "he raped me",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        ". ".join(["Okay"] * 300) + ". I want to kill myself.",
+        " ".join(["so"] * 995) + " i want to kill myself",
+        "🙂 " * 500 + "he raped me",
+    ],
+)
 def test_odd_and_huge_messages_still_catch_the_disclosure(assessor, message):
     assert assessor(message[:5000]).refer
 

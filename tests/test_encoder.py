@@ -27,9 +27,7 @@ def encoder():
 
 def test_published_similarities_of_the_model(encoder):
     """The model card's example: 0.6660, 0.1046 and 0.1411."""
-    weather, sunny, stadium = encoder.encode(
-        ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
-    )
+    weather, sunny, stadium = encoder.encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
     assert round(float(weather @ sunny), 4) == 0.6660
     assert round(float(weather @ stadium), 4) == 0.1046
     assert round(float(sunny @ stadium), 4) == 0.1411

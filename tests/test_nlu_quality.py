@@ -35,7 +35,11 @@ def test_intent_macro_f1_is_at_least_0_90(tmp_path):
     rasa = REPO_ROOT / ".venv" / "bin" / "rasa"
     subprocess.run(
         [str(rasa), "test", "nlu", "--model", str(MODEL), "--nlu", str(TEST_SET), "--out", str(tmp_path)],
-        cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=900,
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=900,
     )
     report = json.loads((tmp_path / "intent_report.json").read_text())
     macro_f1 = report["macro avg"]["f1-score"]

@@ -35,13 +35,22 @@ def seeded(tmp_path_factory):
 @contextmanager
 def page_server(seeded, token=TOKEN, review=False):
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "TRUST_REFERRAL_LOG": str(seeded.referral_log),
-           "TRUST_REVIEW": "1" if review else "0", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO_ROOT),
+        "TRUST_REFERRAL_LOG": str(seeded.referral_log),
+        "TRUST_REVIEW": "1" if review else "0",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
     if token:
         env["TRUST_API_TOKEN"] = token
-    process = subprocess.Popen([sys.executable, "-m", "bot.web.server", "--port", str(port), "--rasa-port", "1",
-                                "--endpoints", str(seeded.endpoints)], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.web.server", "--port", str(port), "--rasa-port", "1", "--endpoints", str(seeded.endpoints)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", seconds=120, process=process)
         yield f"http://127.0.0.1:{port}"
@@ -122,8 +131,13 @@ def test_the_json_and_csv_totals_match_the_store(review_off, seeded, days):
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == days
     expected = seeded.expected(days)
-    for column, key in (("conversations", "conversations"), ("messages", "messages"), ("fell_back", "fell_back"),
-                        ("referrals", "referrals"), ("check_ins", "check_ins")):
+    for column, key in (
+        ("conversations", "conversations"),
+        ("messages", "messages"),
+        ("fell_back", "fell_back"),
+        ("referrals", "referrals"),
+        ("check_ins", "check_ins"),
+    ):
         assert sum(int(r[column]) for r in rows) == expected[key], column
 
 
@@ -222,16 +236,28 @@ def test_in_a_browser_sign_in_charts_periods_review_labels_and_deletion(browser,
 def test_a_turn_is_summarised_from_rasas_events():
     events = [
         {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": "i dunno, its complicated", "timestamp": 1000.5, "input_channel": "telegram",
-         "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.45},
-                        "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "ask_causes", "confidence": 0.3}]}},
+        {
+            "event": "user",
+            "text": "i dunno, its complicated",
+            "timestamp": 1000.5,
+            "input_channel": "telegram",
+            "parse_data": {
+                "intent": {"name": "nlu_fallback", "confidence": 0.45},
+                "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "ask_causes", "confidence": 0.3}],
+            },
+        },
         {"event": "action", "name": "utter_default"},
         {"event": "bot", "text": "I may have misunderstood you."},
         {"event": "action", "name": "action_listen"},
     ]
     turn = operator_store.latest_turn(events)
     assert (turn.at, turn.channel, turn.guessed_intent, turn.outcome, turn.reply) == (
-        1000.5, "telegram", "ask_causes", "fallback", "utter_default")
+        1000.5,
+        "telegram",
+        "ask_causes",
+        "fallback",
+        "utter_default",
+    )
     assert operator_store.latest_turn(events[:1]) is None
     assert operator_store.outcome_of("ask_signs", 0.5, "/ask_signs", []) == "understood"  # a button
     assert operator_store.outcome_of("ask_signs", 0.5, "what r the signs", []) == "low_confidence"
@@ -249,9 +275,9 @@ def test_retention_removes_the_summaries_of_old_conversations(tmp_path):
         oldest = connection.execute(operator_store.turns.select().order_by(operator_store.turns.c.at).limit(1)).first()
         remaining = {row.sender_id for row in connection.execute(operator_store.conversations.select())}
     assert oldest.at >= time.time() - 31 * 86400
-    assert remaining == {t.sender for t in seeded.turns} - {t.sender for t in seeded.turns
-                                                              if max(u.at for u in seeded.turns if u.sender == t.sender)
-                                                              < time.time() - 30 * 86400}
+    assert remaining == {t.sender for t in seeded.turns} - {
+        t.sender for t in seeded.turns if max(u.at for u in seeded.turns if u.sender == t.sender) < time.time() - 30 * 86400
+    }
     assert all(row["outcome"] != "crisis" for row in review_rows(engine, with_text=True))
 
 
@@ -267,11 +293,20 @@ def test_export_review_writes_labelled_rows_as_nlu_data_rasa_reads(tmp_path):
     assert set_label(engine, rows[0]["id"], "ask_rebuild") and set_label(engine, rows[1]["id"], "ask_therapy")
     crisis = next(t for t in seeded.turns if t.outcome == "crisis")
     with engine.connect() as connection:
-        crisis_id = connection.execute(operator_store.turns.select().where(
-            operator_store.turns.c.sender_id == crisis.sender, operator_store.turns.c.at == crisis.at)).first().id
+        crisis_id = (
+            connection.execute(
+                operator_store.turns.select().where(
+                    operator_store.turns.c.sender_id == crisis.sender, operator_store.turns.c.at == crisis.at
+                )
+            )
+            .first()
+            .id
+        )
     assert not set_label(engine, crisis_id, "ask_signs")  # not on the review list, so not labelled
     out = tmp_path / "candidates.yml"
     export_review(["--endpoints", str(seeded.endpoints), "--out", str(out)])
     data = load_data(str(out))
     assert {(m.get("intent"), m.get("text")) for m in data.intent_examples} == {
-        ("ask_rebuild", rows[0]["text"]), ("ask_therapy", rows[1]["text"])}
+        ("ask_rebuild", rows[0]["text"]),
+        ("ask_therapy", rows[1]["text"]),
+    }

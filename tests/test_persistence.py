@@ -45,11 +45,15 @@ def store(store_config):
 
 
 def conversation(sender, when, relationship="work"):
-    return DialogueStateTracker.from_events(sender, [
-        ActionExecuted("action_listen", timestamp=when),
-        UserUttered("my boss lied to me", {"name": "concern_work", "confidence": 1.0}, timestamp=when),
-        SlotSet("relationship", relationship, timestamp=when),
-    ], slots=DOMAIN.slots)
+    return DialogueStateTracker.from_events(
+        sender,
+        [
+            ActionExecuted("action_listen", timestamp=when),
+            UserUttered("my boss lied to me", {"name": "concern_work", "confidence": 1.0}, timestamp=when),
+            SlotSet("relationship", relationship, timestamp=when),
+        ],
+        slots=DOMAIN.slots,
+    )
 
 
 async def test_saved_conversation_comes_back_with_its_slots(store):
@@ -100,7 +104,8 @@ async def test_commands_delete_by_age_and_by_sender(store, store_config, tmp_pat
 
 def two_sessions(sender, start):
     """A conversation, a new session a minute later, and a turn in it."""
-    return [*conversation(sender, start).events,
+    return [
+        *conversation(sender, start).events,
         ActionExecuted("action_session_start", timestamp=start + 60),
         SessionStarted(timestamp=start + 60),
         ActionExecuted("action_listen", timestamp=start + 60),

@@ -24,8 +24,9 @@ def stored_events(assistant, sender):
 
 def api(assistant, method, path, token=None, body=None):
     url = assistant.rasa_url + path + (f"?token={token}" if token else "")
-    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body is not None else None, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -98,7 +99,7 @@ def _random_json(rng, depth=0):
     if choice == 1:
         return rng.choice([True, False, 0, -1, 2**63, 3.14, float("1e308")])
     if choice in (2, 3, 4):
-        alphabet = "abc /{}\"\\\u0000\u202e\ud7ff\U0001f642é\n" + "".join(map(chr, range(32, 127)))
+        alphabet = 'abc /{}"\\\u0000\u202e\ud7ff\U0001f642é\n' + "".join(map(chr, range(32, 127)))
         return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 300)))
     if choice in (5, 6):
         return [_random_json(rng, depth + 1) for _ in range(rng.randrange(0, 5))]
@@ -191,8 +192,10 @@ def test_rasa_killed_under_load_loses_no_answered_turn(assistant):
     assistant.start("rasa")
     store = PrivateSQLTrackerStore(dialect="sqlite", db=str(assistant.tracker_db))
     with store.session_scope() as session:
-        stored = {s: session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == s,
-                                                          store.SQLEvent.type_name == "user").count() for s in senders}
+        stored = {
+            s: session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == s, store.SQLEvent.type_name == "user").count()
+            for s in senders
+        }
     print(f"\nanswered before the kill: {sum(answered.values())} turns; stored: {sum(stored.values())}")
     assert sum(answered.values()) > 0
     assert all(stored[s] >= answered[s] for s in senders), (answered, stored)

@@ -22,10 +22,16 @@ from bot import rasa_speedups
 from bot.tracker_store import PrivateSQLTrackerStore
 
 SPEC = RemoteAction.action_response_format_spec()
-GOOD = {"events": [{"event": "slot", "name": "relationship", "value": "romantic"}],
-        "responses": [{"text": "hi", "buttons": [{"title": "a", "payload": "/a"}]}]}
-BAD = [{"events": "not a list"}, {"events": [{"no_event_key": 1}]}, {"events": [{"event": "no_such_event"}]},
-       {"events": [{"event": "slot", "timestamp": "yesterday"}]}]
+GOOD = {
+    "events": [{"event": "slot", "name": "relationship", "value": "romantic"}],
+    "responses": [{"text": "hi", "buttons": [{"title": "a", "payload": "/a"}]}],
+}
+BAD = [
+    {"events": "not a list"},
+    {"events": [{"no_event_key": 1}]},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "timestamp": "yesterday"}]},
+]
 
 
 def test_cached_validation_accepts_and_refuses_what_jsonschema_does():
@@ -74,7 +80,11 @@ def _random_prediction(rng, size: int, name: str, priority: int, ted: bool = Fal
     events = [] if ted or rng.random() < 0.7 else [SlotSet("relationship", "family")]
     optional = [SlotSet("country", "GB")] if rng.random() < 0.3 else []
     return PolicyPrediction(
-        probabilities, name, priority, events=events, optional_events=optional,
+        probabilities,
+        name,
+        priority,
+        events=events,
+        optional_events=optional,
         is_end_to_end_prediction=not ted and rng.random() < 0.1,
         is_no_user_prediction=not ted and rng.random() < 0.1,
     )

@@ -29,17 +29,35 @@ def test_every_service_records_contact_source_and_last_checked_date():
 def test_the_numbers_match_the_reference():
     services = referral.resources()["services"]
     expected = {
-        "us_988": "988", "us_crisis_text_line": "741741", "us_domestic_violence": "1-800-799-7233",
-        "us_childhelp": "1-800-422-4453", "us_rainn": "1-800-656-4673", "gb_samaritans": "116 123",
-        "ie_samaritans": "116 123", "gb_domestic_abuse": "0808 2000 247", "gb_mens_advice_line": "0808 801 0327",
-        "ca_988": "9-8-8", "au_lifeline": "13 11 14",
+        "us_988": "988",
+        "us_crisis_text_line": "741741",
+        "us_domestic_violence": "1-800-799-7233",
+        "us_childhelp": "1-800-422-4453",
+        "us_rainn": "1-800-656-4673",
+        "gb_samaritans": "116 123",
+        "ie_samaritans": "116 123",
+        "gb_domestic_abuse": "0808 2000 247",
+        "gb_mens_advice_line": "0808 801 0327",
+        "ca_988": "9-8-8",
+        "au_lifeline": "13 11 14",
         # The specialist lines of the reference's section on the UK, Ireland, Canada and Australia.
-        "gb_rape_crisis": "0808 500 2222", "gb_nspcc": "0808 800 5000", "gb_childline": "0800 1111",
-        "gb_scotland_domestic_abuse": "0800 027 1234", "gb_rape_crisis_scotland": "08088 01 03 02",
-        "gb_shout": "85258", "ie_pieta": "1800 247 247", "ie_text_50808": "50808", "ie_womens_aid": "1800 341 900",
-        "ie_rape_crisis": "1800 77 88 88", "ie_childline": "1800 66 66 66", "ie_mens_aid": "01 554 3811",
-        "ca_kids_help_phone": "1-800-668-6868", "ca_sheltersafe": "sheltersafe.ca", "au_1800respect": "1800 737 732",
-        "au_kids_helpline": "1800 55 1800", "au_suicide_call_back": "1300 659 467",
+        "gb_rape_crisis": "0808 500 2222",
+        "gb_nspcc": "0808 800 5000",
+        "gb_childline": "0800 1111",
+        "gb_scotland_domestic_abuse": "0800 027 1234",
+        "gb_rape_crisis_scotland": "08088 01 03 02",
+        "gb_shout": "85258",
+        "ie_pieta": "1800 247 247",
+        "ie_text_50808": "50808",
+        "ie_womens_aid": "1800 341 900",
+        "ie_rape_crisis": "1800 77 88 88",
+        "ie_childline": "1800 66 66 66",
+        "ie_mens_aid": "01 554 3811",
+        "ca_kids_help_phone": "1-800-668-6868",
+        "ca_sheltersafe": "sheltersafe.ca",
+        "au_1800respect": "1800 737 732",
+        "au_kids_helpline": "1800 55 1800",
+        "au_suicide_call_back": "1300 659 467",
     }
     for service_id, number in expected.items():
         assert number in services[service_id]["contact"], service_id
@@ -71,8 +89,7 @@ def test_kind_picks_the_right_kind_of_service():
 
 
 def test_a_child_at_risk_gets_a_child_line_in_every_country():
-    child_lines = {"US": "us_childhelp", "GB": "gb_childline", "IE": "ie_childline", "CA": "ca_kids_help_phone",
-                   "AU": "au_kids_helpline"}
+    child_lines = {"US": "us_childhelp", "GB": "gb_childline", "IE": "ie_childline", "CA": "ca_kids_help_phone", "AU": "au_kids_helpline"}
     for country, line in child_lines.items():
         assert line in ids(referral.choose_services(["abuse"], country, involves_child=True))[:2], country
     unknown = ids(referral.choose_services(["abuse"], None, involves_child=True))

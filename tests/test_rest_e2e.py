@@ -82,11 +82,19 @@ TOO_LONG_REPLY = "longer than I can read in one go"
 LONG_VENT = "My partner keeps lying to me about where he goes and I check his phone every night. " * 30
 
 
-@pytest.mark.parametrize("message, reply", [
-    ("", UNREADABLE_REPLY), (" ", UNREADABLE_REPLY), ("\x00\x01\x02\xff", UNREADABLE_REPLY),
-    ("/nonexistent_intent", UNREADABLE_REPLY), ("🙂" * 50, UNREADABLE_REPLY),
-    ("x" * 10_000, TOO_LONG_REPLY), (LONG_VENT, TOO_LONG_REPLY), ("word " * 100_000, TOO_LONG_REPLY),
-])
+@pytest.mark.parametrize(
+    "message, reply",
+    [
+        ("", UNREADABLE_REPLY),
+        (" ", UNREADABLE_REPLY),
+        ("\x00\x01\x02\xff", UNREADABLE_REPLY),
+        ("/nonexistent_intent", UNREADABLE_REPLY),
+        ("🙂" * 50, UNREADABLE_REPLY),
+        ("x" * 10_000, TOO_LONG_REPLY),
+        (LONG_VENT, TOO_LONG_REPLY),
+        ("word " * 100_000, TOO_LONG_REPLY),
+    ],
+)
 def test_bad_input_gets_a_clear_answer_and_loses_nothing(server, message, reply):
     sender = f"bad-{uuid.uuid4().hex}"
     send(server, sender, "my boss lied to me")
@@ -103,8 +111,16 @@ def test_a_disclosure_inside_an_over_long_message_is_still_referred(server):
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[1, 2]", b'"just a string"', b"null", b'{"message": "hi"}', b'{"sender": {"a": 1}, "message": "hi"}',
-     b'{"sender": "' + b"s" * 500 + b'", "message": "hi"}', b"\xff\xfe\x00binary"],
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'"just a string"',
+        b"null",
+        b'{"message": "hi"}',
+        b'{"sender": {"a": 1}, "message": "hi"}',
+        b'{"sender": "' + b"s" * 500 + b'", "message": "hi"}',
+        b"\xff\xfe\x00binary",
+    ],
 )
 def test_malformed_requests_are_refused_with_a_reason_and_nothing_breaks(server, body):
     sender = f"kept-{uuid.uuid4().hex}"
@@ -115,8 +131,17 @@ def test_malformed_requests_are_refused_with_a_reason_and_nothing_breaks(server,
     assert status == 200 and "Struggling to hand work over" in text_of(replies)
 
 
-@pytest.mark.parametrize("message, metadata", [(12345, {}), (["a", "list"], {}), ({"a": 1}, {}), ("hi", "not a dict"),
-                                               ("hi", {"country": {"nested": True}}), ("hi", {"country": "x" * 5000})])
+@pytest.mark.parametrize(
+    "message, metadata",
+    [
+        (12345, {}),
+        (["a", "list"], {}),
+        ({"a": 1}, {}),
+        ("hi", "not a dict"),
+        ("hi", {"country": {"nested": True}}),
+        ("hi", {"country": "x" * 5000}),
+    ],
+)
 def test_wrong_types_in_the_body_still_get_a_reply(server, message, metadata):
     status, replies = send(server, f"types-{uuid.uuid4().hex}", message, metadata)
     assert status == 200 and text_of(replies)
@@ -142,10 +167,13 @@ def check_in_payload(kind):
     return '/crisis_check_in{"crisis_kind":"%s","crisis_about":"self"}' % kind
 
 
-@pytest.mark.parametrize("message, marker", [
-    ("the noose is already up in the garage", "988"),
-    ("he took my car keys and my phone so I can't leave the house", "1-800-799-7233"),
-])
+@pytest.mark.parametrize(
+    "message, marker",
+    [
+        ("the noose is already up in the garage", "988"),
+        ("he took my car keys and my phone so I can't leave the house", "1-800-799-7233"),
+    ],
+)
 def test_a_disclosure_no_pattern_matches_is_referred_by_the_learned_layer(server, message, marker):
     text = text_of(send(server, f"learned-{uuid.uuid4().hex}", message)[1])
     assert is_referral(text) and marker in text
@@ -190,12 +218,15 @@ def test_the_im_not_safe_button(server):
     assert text.index("999") < text.index("0808 2000 247") and "somewhere safer" in text
 
 
-@pytest.mark.parametrize("message", [
-    ". ".join(["Okay"] * 300) + ". I want to kill myself.",
-    " ".join(["so"] * 995) + " and honestly i want to kill myself",
-    "🙂" * 1000 + " he raped me",
-    "?!" * 1500 + " my dad beats me",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        ". ".join(["Okay"] * 300) + ". I want to kill myself.",
+        " ".join(["so"] * 995) + " and honestly i want to kill myself",
+        "🙂" * 1000 + " he raped me",
+        "?!" * 1500 + " my dad beats me",
+    ],
+)
 def test_a_disclosure_inside_odd_and_huge_messages_is_referred(server, message):
     status, replies = send(server, f"odd-{uuid.uuid4().hex}", message)
     assert status == 200 and is_referral(text_of(replies))

@@ -9,12 +9,7 @@ from bot.safety.detector import get_detector
 from bot.yaml_data import load_yaml
 
 CASES = load_yaml(REPO_ROOT / "tests" / "data" / "crisis_cases.yml")
-DISCLOSURES = [
-    (kind, about, text)
-    for kind, abouts in CASES["disclosures"].items()
-    for about, texts in abouts.items()
-    for text in texts
-]
+DISCLOSURES = [(kind, about, text) for kind, abouts in CASES["disclosures"].items() for about, texts in abouts.items() for text in texts]
 NEGATIVES = [(group, text) for group, texts in CASES["negatives"].items() for text in texts]
 CASE_TEXTS = [text for _, _, text in DISCLOSURES] + [text for _, text in NEGATIVES]
 # Long messages: every twelve cases in one, ~75 words each.
@@ -129,7 +124,7 @@ def test_the_detector_lemmatises_exactly_as_the_spacy_pipeline_does(detector):
 def test_skipping_normalisation_steps_that_cannot_apply_changes_nothing(detector):
     rng = random.Random(11)
     alphabet = "abcdeiklmnorstuwy 0134579@$!|+'-–.*_ "
-    texts = CASE_TEXTS +  ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 80))) for _ in range(2000)]
+    texts = CASE_TEXTS + ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 80))) for _ in range(2000)]
     texts += ["I can't, I won't, I cannot", "$end it all", "help!end it all", "k m s", "self-harm", "unalive+ me"]
     edges = ["", " ", "!", "+", "'", "-", "–", ".", "@", "x", "1"]
     texts += [rng.choice(edges) + phrase + rng.choice(edges) for phrase in detector.normalise.slang for _ in range(8)]
@@ -142,8 +137,9 @@ def test_child_flag_equals_that_of_a_pass_over_every_child_pattern(detector):
     from bot.safety.detector import PATTERNS_FILE, PatternCompiler, PatternSet
 
     patterns = load_yaml(PATTERNS_FILE)
-    every_child_pattern = PatternSet(detector.nlp, PatternCompiler(detector.nlp, patterns["macros"]),
-                                     {f"c{i}": p for i, p in enumerate(patterns["child_patterns"])})
+    every_child_pattern = PatternSet(
+        detector.nlp, PatternCompiler(detector.nlp, patterns["macros"]), {f"c{i}": p for i, p in enumerate(patterns["child_patterns"])}
+    )
     assert len(detector.child_keys) >= len(patterns["child_patterns"]) - 1
     texts = CASE_TEXTS + JOINED_TEXTS
     flagged = 0

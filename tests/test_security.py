@@ -137,8 +137,15 @@ def test_the_test_assistant_listens_on_loopback_only(assistant):
 
 def _make(*args, **env):
     environment = {k: v for k, v in os.environ.items() if k not in ("TRUST_BIND", "TRUST_REST_TOKEN")}
-    return subprocess.Popen(["make", *args], cwd=REPO_ROOT, env={**environment, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        ["make", *args],
+        cwd=REPO_ROOT,
+        env={**environment, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_make_run_refuses_a_network_bind_without_a_rest_token():
@@ -204,11 +211,13 @@ def test_make_telegram_secret_makes_one_and_prints_it_once(tmp_path):
     from bot.channels.telegram import SECRET_TOKEN_FORMAT
 
     target = tmp_path / "secrets" / "telegram"
-    first = subprocess.run(["make", "-s", "telegram-secret", f"TELEGRAM_SECRET={target}"], cwd=REPO_ROOT,
-                           capture_output=True, text=True, check=True).stdout
+    first = subprocess.run(
+        ["make", "-s", "telegram-secret", f"TELEGRAM_SECRET={target}"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     secret = target.read_text().strip()
     assert SECRET_TOKEN_FORMAT.fullmatch(secret) and len(secret) >= 32 and f"secret_token: {secret}" in first
     assert oct(target.stat().st_mode & 0o777) == "0o600"
-    again = subprocess.run(["make", "-s", "telegram-secret", f"TELEGRAM_SECRET={target}"], cwd=REPO_ROOT,
-                           capture_output=True, text=True, check=True).stdout
+    again = subprocess.run(
+        ["make", "-s", "telegram-secret", f"TELEGRAM_SECRET={target}"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert secret not in again and target.read_text().strip() == secret

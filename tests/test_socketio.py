@@ -59,8 +59,11 @@ def test_another_origin_is_refused(assistant):
 
 def test_rest_cors_allows_only_the_page_origin(assistant):
     def allowed_origin(origin):
-        request = urllib.request.Request(assistant.rasa_url + "/webhooks/rest/webhook", method="OPTIONS",
-                                         headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+        request = urllib.request.Request(
+            assistant.rasa_url + "/webhooks/rest/webhook",
+            method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.headers.get("Access-Control-Allow-Origin")
 
@@ -69,18 +72,21 @@ def test_rest_cors_allows_only_the_page_origin(assistant):
 
 
 def test_bad_events_get_a_clear_reply_and_the_conversation_is_kept(assistant):
-    answers = converse(assistant, [
-        message("my boss takes credit for my work"),
-        message(""),
-        message("x" * 10_000),
-        message("\x00\x01\x02\xff"),
-        message("/nonexistent_intent"),
-        message(12345),
-        message("hello again", customData="{not json"),
-        message("hi", customData=["not", "a", "dict"]),
-        "just a string, no session",
-        message("what are the signs?"),
-    ])
+    answers = converse(
+        assistant,
+        [
+            message("my boss takes credit for my work"),
+            message(""),
+            message("x" * 10_000),
+            message("\x00\x01\x02\xff"),
+            message("/nonexistent_intent"),
+            message(12345),
+            message("hello again", customData="{not json"),
+            message("hi", customData=["not", "a", "dict"]),
+            "just a string, no session",
+            message("what are the signs?"),
+        ],
+    )
     for answer in [answers[1], answers[3], answers[4]]:
         assert "Could you say it another way" in answer
     assert "longer than I can read in one go" in answers[2]

@@ -16,14 +16,23 @@ def _user(chat_id, language):
 
 
 def text_update(chat_id, text, language="en"):
-    message = {"message_id": next(_ids), "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
-               "from": _user(chat_id, language), "text": text}
+    message = {
+        "message_id": next(_ids),
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private"},
+        "from": _user(chat_id, language),
+        "text": text,
+    }
     return {"update_id": next(_ids), "message": message}
 
 
 def button_tap(chat_id, data, language="en"):
-    message = {"message_id": next(_ids), "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
-               "text": "(the bot's earlier message)"}
+    message = {
+        "message_id": next(_ids),
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private"},
+        "text": "(the bot's earlier message)",
+    }
     query = {"id": f"cbq-{next(_ids)}", "from": _user(chat_id, language), "message": message, "chat_instance": "1", "data": data}
     return {"update_id": next(_ids), "callback_query": query}
 

@@ -26,8 +26,4 @@ def clean_metadata(value: Any) -> Dict[str, str]:
     """Only the known keys with short string values; anything else is dropped."""
     if not isinstance(value, dict):
         return {}
-    return {
-        key: value[key].strip()[:MAX_METADATA_VALUE]
-        for key in METADATA_KEYS
-        if isinstance(value.get(key), str) and value[key].strip()
-    }
+    return {key: value[key].strip()[:MAX_METADATA_VALUE] for key in METADATA_KEYS if isinstance(value.get(key), str) and value[key].strip()}

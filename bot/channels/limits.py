@@ -48,8 +48,9 @@ class ChannelLimits:
 class SenderRateLimiter:
     """A token bucket per sender; the least recently seen senders are forgotten first."""
 
-    def __init__(self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic,
-                 max_senders: int = MAX_TRACKED_SENDERS) -> None:
+    def __init__(
+        self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic, max_senders: int = MAX_TRACKED_SENDERS
+    ) -> None:
         self.per_second = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock

@@ -65,8 +65,9 @@ class RestInput(InputChannel):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if self.token and not has_bearer_token(request.headers.get("Authorization"), self.token):
-                return response.json({"error": "This endpoint needs Authorization: Bearer <token>."}, status=401,
-                                     headers={"WWW-Authenticate": "Bearer"})
+                return response.json(
+                    {"error": "This endpoint needs Authorization: Bearer <token>."}, status=401, headers={"WWW-Authenticate": "Bearer"}
+                )
             try:
                 body = request.json
             except Exception:  # Sanic raises its own BadRequest type for bad JSON
@@ -80,7 +81,11 @@ class RestInput(InputChannel):
                 return _error(f'"sender" must be a non-empty string of at most {MAX_SENDER_LENGTH} characters.')
             collector = CollectingOutputChannel()
             await handle_with_safety_net(
-                on_new_message, clean_text(body.get("message")), collector, sender, self.name(),
+                on_new_message,
+                clean_text(body.get("message")),
+                collector,
+                sender,
+                self.name(),
                 clean_metadata(body.get("metadata")),
             )
             return response.json(collector.messages)

@@ -32,14 +32,11 @@ def safety_net_replies(text: Any, metadata: Optional[Mapping[str, Any]] = None) 
     if not (found.refer or found.check_in):
         return [{"text": texts["trouble_short"], "buttons": knowledge.menu_buttons()}]
     logger.warning("No reply was produced for a crisis disclosure; sending the referral from the channel.")
-    referral_found = referral.compose_referral(
-        found.kinds, found.about, referral.person_country(metadata), found.involves_child
-    )
+    referral_found = referral.compose_referral(found.kinds, found.about, referral.person_country(metadata), found.involves_child)
     return [{"text": texts["trouble"]}, {"text": referral_found.text, "buttons": referral_found.buttons}]
 
 
-def held_back_reply(text: str, sender_id: str, channel_limits: ChannelLimits,
-                    limiter: SenderRateLimiter) -> Optional[Dict[str, Any]]:
+def held_back_reply(text: str, sender_id: str, channel_limits: ChannelLimits, limiter: SenderRateLimiter) -> Optional[Dict[str, Any]]:
     """The reply for a message the limits hold back, or None to let it through."""
     within_rate = limiter.allow(sender_id)
     too_long = len(text) > channel_limits.max_message_chars

@@ -82,7 +82,11 @@ class SocketIOInput(RasaSocketIOInput):
                 except ValueError:
                     metadata = None
             await handle_with_safety_net(
-                on_new_message, clean_text(data.get("message")), output_channel, sender_id, self.name(),
+                on_new_message,
+                clean_text(data.get("message")),
+                output_channel,
+                sender_id,
+                self.name(),
                 clean_metadata(metadata),
             )
 

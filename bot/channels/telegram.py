@@ -78,9 +78,7 @@ class TelegramOutput(RasaTelegramOutput):
         super().__init__(access_token)
         self.server = TelegramAPIServer.from_base(api_base_url)
 
-    async def send_text_with_buttons(
-        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
-    ) -> None:
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
         keyboard = InlineKeyboardMarkup()
         row: List[InlineKeyboardButton] = []
         for button in buttons:

@@ -159,8 +159,7 @@ class CrisisOverride(_UntrainedComponent):
             return
         if name == self.intent and (intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self.classifier_only_threshold:
             return
-        ranking = [r for r in message.get(INTENT_RANKING_KEY, [])
-                   if r.get(INTENT_NAME_KEY) not in (self.intent, self.check_in_intent)]
+        ranking = [r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) not in (self.intent, self.check_in_intent)]
         if ranking:
             _set_intent(message, ranking[0], ranking)
 
@@ -173,13 +172,16 @@ class CrisisOverride(_UntrainedComponent):
             if not (found.refer or found.check_in):
                 self._demote_unconfirmed_guess(message)
                 continue
-            logger.info("crisis %s (%s): kinds=%s about=%s", "disclosure" if found.refer else "check-in",
-                        found.source, ",".join(found.kinds), found.about)
+            logger.info(
+                "crisis %s (%s): kinds=%s about=%s",
+                "disclosure" if found.refer else "check-in",
+                found.source,
+                ",".join(found.kinds),
+                found.about,
+            )
             chosen = self.intent if found.refer else self.check_in_intent
             intent = {INTENT_NAME_KEY: chosen, PREDICTED_CONFIDENCE_KEY: 1.0}
-            ranking = [intent] + [
-                r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) not in (self.intent, chosen)
-            ]
+            ranking = [intent] + [r for r in message.get(INTENT_RANKING_KEY, []) if r.get(INTENT_NAME_KEY) not in (self.intent, chosen)]
             _set_intent(message, intent, ranking)
             name = self.__class__.__name__
             crisis_entities = [_entity(CRISIS_KIND_ENTITY, kind, 0, len(text), name) for kind in found.kinds]

@@ -154,27 +154,41 @@ def review_rows(engine: sa.engine.Engine, with_text: bool, limit: int = REVIEW_R
     among them; the text is read from Rasa's events only when `with_text`."""
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(turns.c.id, turns.c.sender_id, turns.c.at, turns.c.channel, turns.c.guessed_intent,
-                      turns.c.confidence, turns.c.outcome, turns.c.label)
+            sa.select(
+                turns.c.id,
+                turns.c.sender_id,
+                turns.c.at,
+                turns.c.channel,
+                turns.c.guessed_intent,
+                turns.c.confidence,
+                turns.c.outcome,
+                turns.c.label,
+            )
             .where(turns.c.outcome.in_(REVIEW_OUTCOMES))
             .order_by(turns.c.at.desc())
             .limit(limit)
         ).all()
         texts = {}
         if with_text and rows:
-            events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"),
-                              sa.column("data"))
+            events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"), sa.column("data"))
             for row in rows:
                 data = connection.execute(
-                    sa.select(events.c.data).where(events.c.sender_id == row.sender_id, events.c.type_name == "user",
-                                                   events.c.timestamp == row.at).limit(1)
+                    sa.select(events.c.data)
+                    .where(events.c.sender_id == row.sender_id, events.c.type_name == "user", events.c.timestamp == row.at)
+                    .limit(1)
                 ).scalar()
                 texts[row.id] = (json.loads(data).get("text") or "") if data else ""
     return [
-        {"id": row.id, "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(row.at)), "channel": row.channel or "unknown",
-         "guessed_intent": row.guessed_intent or "unknown",
-         "confidence": None if row.confidence is None else round(float(row.confidence), 2),
-         "outcome": row.outcome, "label": row.label, **({"text": texts.get(row.id, "")} if with_text else {})}
+        {
+            "id": row.id,
+            "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(row.at)),
+            "channel": row.channel or "unknown",
+            "guessed_intent": row.guessed_intent or "unknown",
+            "confidence": None if row.confidence is None else round(float(row.confidence), 2),
+            "outcome": row.outcome,
+            "label": row.label,
+            **({"text": texts.get(row.id, "")} if with_text else {}),
+        }
         for row in rows
     ]
 
@@ -182,9 +196,7 @@ def review_rows(engine: sa.engine.Engine, with_text: bool, limit: int = REVIEW_R
 def set_label(engine: sa.engine.Engine, turn_id: int, intent: str | None) -> bool:
     """Labels a review row with an intent (None clears it); False when there is no such row."""
     with engine.begin() as connection:
-        result = connection.execute(
-            turns.update().where(turns.c.id == turn_id, turns.c.outcome.in_(REVIEW_OUTCOMES)).values(label=intent)
-        )
+        result = connection.execute(turns.update().where(turns.c.id == turn_id, turns.c.outcome.in_(REVIEW_OUTCOMES)).values(label=intent))
     return result.rowcount == 1
 
 
@@ -195,8 +207,14 @@ def daily_csv(figures_: dict[str, Any]) -> str:
     header += [f"referrals_{k}" for k in kinds] + [f"check_ins_{k}" for k in kinds]
     lines = [",".join(header)]
     for day in figures_["daily"]:
-        values = [day["date"], day["conversations"], day["messages"], day["fell_back"], sum(day["referrals"].values()),
-                  sum(day["check_ins"].values())]
+        values = [
+            day["date"],
+            day["conversations"],
+            day["messages"],
+            day["fell_back"],
+            sum(day["referrals"].values()),
+            sum(day["check_ins"].values()),
+        ]
         values += [day["referrals"][k] for k in kinds] + [day["check_ins"][k] for k in kinds]
         lines.append(",".join(str(v) for v in values))
     return "\n".join(lines) + "\n"

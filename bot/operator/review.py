@@ -29,8 +29,11 @@ def labelled_examples(engine: sa.engine.Engine) -> dict[str, list[str]]:
     events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"), sa.column("data"))
     query = (
         sa.select(turns.c.label, events.c.data)
-        .select_from(turns.join(events, sa.and_(events.c.sender_id == turns.c.sender_id,
-                                                events.c.type_name == "user", events.c.timestamp == turns.c.at)))
+        .select_from(
+            turns.join(
+                events, sa.and_(events.c.sender_id == turns.c.sender_id, events.c.type_name == "user", events.c.timestamp == turns.c.at)
+            )
+        )
         .where(turns.c.label.is_not(None), turns.c.outcome.in_(REVIEW_OUTCOMES))
         .order_by(turns.c.at)
     )

@@ -72,9 +72,17 @@ class Turn:
     reply: str | None
 
     def row(self, sender_id: str) -> dict[str, Any]:
-        return {"sender_id": sender_id, "at": self.at, "day": int(self.at // DAY_SECONDS), "channel": self.channel,
-                "intent": self.intent, "guessed_intent": self.guessed_intent, "confidence": self.confidence,
-                "outcome": self.outcome, "reply": self.reply}
+        return {
+            "sender_id": sender_id,
+            "at": self.at,
+            "day": int(self.at // DAY_SECONDS),
+            "channel": self.channel,
+            "intent": self.intent,
+            "guessed_intent": self.guessed_intent,
+            "confidence": self.confidence,
+            "outcome": self.outcome,
+            "reply": self.reply,
+        }
 
 
 def outcome_of(intent: str | None, confidence: float | None, text: str, actions: Sequence[str]) -> str:
@@ -106,9 +114,15 @@ def latest_turn(events: Sequence[dict[str, Any]]) -> Turn | None:
     ranking = [r.get("name") for r in parse.get("intent_ranking") or [] if r.get("name")]
     guessed = next((name for name in ranking if name != FALLBACK_INTENT), intent)
     text = user.get("text") or ""
-    return Turn(float(user.get("timestamp") or 0.0), user.get("input_channel"), intent, guessed,
-                None if confidence is None else float(confidence), outcome_of(intent, confidence, text, actions),
-                steps[-1] if steps else None)
+    return Turn(
+        float(user.get("timestamp") or 0.0),
+        user.get("input_channel"),
+        intent,
+        guessed,
+        None if confidence is None else float(confidence),
+        outcome_of(intent, confidence, text, actions),
+        steps[-1] if steps else None,
+    )
 
 
 def _upsert(engine: sa.engine.Engine, table: sa.Table, row: dict[str, Any], keys: list[str], update: list[str]) -> Any:
@@ -124,11 +138,18 @@ def record_turn(engine: sa.engine.Engine, sender_id: str, turn: Turn) -> None:
     """Writes (or rewrites, when a turn's tracker is saved again) the turn's and its
     conversation's rows."""
     row = turn.row(sender_id)
-    conversation = {"sender_id": sender_id, "channel": turn.channel, "started": turn.at, "started_day": row["day"],
-                    "last_at": turn.at, "last_step": turn.reply}
+    conversation = {
+        "sender_id": sender_id,
+        "channel": turn.channel,
+        "started": turn.at,
+        "started_day": row["day"],
+        "last_at": turn.at,
+        "last_step": turn.reply,
+    }
     with engine.begin() as connection:
-        connection.execute(_upsert(engine, turns, row, ["sender_id", "at"],
-                                   ["channel", "intent", "guessed_intent", "confidence", "outcome", "reply"]))
+        connection.execute(
+            _upsert(engine, turns, row, ["sender_id", "at"], ["channel", "intent", "guessed_intent", "confidence", "outcome", "reply"])
+        )
         connection.execute(_upsert(engine, conversations, conversation, ["sender_id"], ["last_at", "last_step"]))
 
 

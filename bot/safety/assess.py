@@ -75,8 +75,7 @@ class Assessor:
                 self._recent.move_to_end(text)
                 return self._recent[text]
         classifier = self.learned.classifier
-        found = decide(self.detector.detect(text), self.learned.read(text),
-                       classifier.refer_threshold, classifier.check_in_threshold)
+        found = decide(self.detector.detect(text), self.learned.read(text), classifier.refer_threshold, classifier.check_in_threshold)
         with self._lock:
             self._recent[text] = found
             while len(self._recent) > REMEMBERED:

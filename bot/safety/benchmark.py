@@ -110,5 +110,7 @@ if __name__ == "__main__":
     result = run(rounds)
     print("crisis patterns: " + ", ".join(f"{k}={v:.0f}" for k, v in result.items()))
     assessment = run_assessment(max(1, rounds // 2))
-    print("whole assessment (encoder + learned layer + patterns): "
-          + ", ".join(f"{k}={v:.1f}" if k.endswith("ms") else f"{k}={v:.0f}" for k, v in assessment.items()))
+    print(
+        "whole assessment (encoder + learned layer + patterns): "
+        + ", ".join(f"{k}={v:.1f}" if k.endswith("ms") else f"{k}={v:.0f}" for k, v in assessment.items())
+    )

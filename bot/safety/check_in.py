@@ -10,9 +10,7 @@ def interrupted_form(events: Iterable[Mapping[str, Any]]) -> str | None:
     latest user message arrived and was deactivated after it; None when no form was."""
     events = list(events)
     last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
-    deactivated_now = any(
-        e.get("event") == "active_loop" and not e.get("name") for e in events[last_user + 1 :]
-    )
+    deactivated_now = any(e.get("event") == "active_loop" and not e.get("name") for e in events[last_user + 1 :])
     if not deactivated_now:
         return None
     for event in reversed(events[: last_user + 1]):

@@ -31,9 +31,7 @@ from bot.paths import REPO_ROOT
 CLASSIFIER_FILE = REPO_ROOT / "models" / "crisis_classifier.npz"
 KINDS = ("suicide", "self_harm", "abuse", "sexual_violence", "immediate_danger", "harm_to_others")
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
-CLAUSE_BREAK = re.compile(
-    r"\s*[,;:()]\s*|\s+[-–]\s+|\b(?:and|but|because|cause|cuz|coz|bc|then|or|when|while|after|since)\b", re.I
-)
+CLAUSE_BREAK = re.compile(r"\s*[,;:()]\s*|\s+[-–]\s+|\b(?:and|but|because|cause|cuz|coz|bc|then|or|when|while|after|since)\b", re.I)
 WINDOW_WORDS = 40
 WINDOW_STEP = 30
 WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this many sentences
@@ -122,8 +120,7 @@ def unit_vectors(encoder: SentenceEncoder, text: str) -> np.ndarray:
         if unit.start == 0 and unit.end == len(chunk_texts[unit.chunk]):
             vectors.append(pool(states.states))
             continue
-        inside = [i for i, (start, end) in enumerate(states.offsets)
-                  if end > start and start >= unit.start and end <= unit.end]
+        inside = [i for i, (start, end) in enumerate(states.offsets) if end > start and start >= unit.start and end <= unit.end]
         vectors.append(pool(states.states[inside]) if inside else np.zeros(encoder.dimension, np.float32))
     return np.stack(vectors).astype(np.float32)
 

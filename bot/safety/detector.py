@@ -53,7 +53,7 @@ class CrisisDetection:
 
     @property
     def about(self) -> str | None:
-        """"self", "other" or "both"; None when nothing was found."""
+        """ "self", "other" or "both"; None when nothing was found."""
         if not self.kinds:
             return None
         if self.about_self and self.about_other:
@@ -207,8 +207,9 @@ class PatternSet:
                 self.by_word.setdefault(word, []).append(len(self.keyed))
             self.keyed.append(_KeyedPattern(compiled.required, at, length - at - 1, matcher))
 
-    def __call__(self, doc: Doc, features: list[tuple[str, str]] | None = None,
-                 present: set[str] | None = None) -> list[tuple[int, int, int]]:
+    def __call__(
+        self, doc: Doc, features: list[tuple[str, str]] | None = None, present: set[str] | None = None
+    ) -> list[tuple[int, int, int]]:
         """(match id, start, end) of every match; `features` is `doc_features(doc)` and
         `present` the set of its words, if known."""
         if features is None:
@@ -321,9 +322,7 @@ class CrisisDetector:
                 if kind_patterns[key] in child_patterns:
                     self.child_keys.add(key_id)
         self.matcher = PatternSet(nlp, compiler, kind_patterns)
-        self.exclusions = PatternSet(
-            nlp, compiler, {f"figure:{i}": p for i, p in enumerate(patterns.get("figures_of_speech", []))}
-        )
+        self.exclusions = PatternSet(nlp, compiler, {f"figure:{i}": p for i, p in enumerate(patterns.get("figures_of_speech", []))})
         own_child_patterns = [p for p in child_patterns if p not in kind_patterns.values()]
         self.child_matcher = PatternSet(nlp, compiler, {f"child:{i}": p for i, p in enumerate(own_child_patterns)})
         about = patterns["about"]

@@ -67,11 +67,7 @@ class Normaliser:
 
     def __post_init__(self) -> None:
         phrases = sorted(self.slang, key=len, reverse=True)
-        self._slang_pattern = (
-            re.compile(r"(?<![\w'])(" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'])")
-            if phrases
-            else None
-        )
+        self._slang_pattern = re.compile(r"(?<![\w'])(" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'])") if phrases else None
         # A slang phrase can only be in a text holding its first run of word characters, as
         # a run of its own: the pattern's boundaries are the same characters.
         self._slang_starts = {SLANG_WORD.findall(p)[0] for p in phrases}

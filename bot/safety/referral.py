@@ -79,8 +79,7 @@ def person_country(metadata: Any, slot_value: Any = None) -> str | None:
     """Country from channel metadata `country`, then the `country` slot, then the metadata's
     locale or language (Telegram gives only that)."""
     metadata = metadata if isinstance(metadata, dict) else {}
-    for value in (metadata.get("country"), slot_value, metadata.get("locale"), metadata.get("language_code"),
-                  metadata.get("language")):
+    for value in (metadata.get("country"), slot_value, metadata.get("locale"), metadata.get("language_code"), metadata.get("language")):
         found = normalise_country(value)
         if found:
             return found
@@ -200,11 +199,13 @@ def compose_check_in(kind: str | None, about: str | None, country: str | None) -
     kind = kind if kind in data["question"]["self"] else GENERAL_KIND
     perspective = "other" if about == "other" else "self"
     service = choose_services([kind], country)[0]
-    text = "\n\n".join([
-        data["opening"],
-        data["question"][perspective][kind],
-        data["line_intro"] + "\n" + service_lines([service], country),
-    ])
+    text = "\n\n".join(
+        [
+            data["opening"],
+            data["question"][perspective][kind],
+            data["line_intro"] + "\n" + service_lines([service], country),
+        ]
+    )
     payload = '/crisis_disclosure{"crisis_kind":"%s","crisis_about":"%s"}' % (kind, perspective)
     labels = data["buttons"]
     buttons = [
@@ -221,7 +222,4 @@ def check_in_reply(answer: str) -> str:
 
 
 def country_buttons() -> list[dict[str, str]]:
-    return [
-        {"title": name, "payload": f'/tell_country{{"country":"{code}"}}'}
-        for code, name in resources()["countries"].items()
-    ]
+    return [{"title": name, "payload": f'/tell_country{{"country":"{code}"}}'} for code, name in resources()["countries"].items()]

@@ -63,8 +63,12 @@ class EmbeddingCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             keys = list(self.arrays)
             sizes = [len(self.arrays[k]) for k in keys]
-            np.savez(self.path, keys=np.array(keys), bounds=np.concatenate([[0], np.cumsum(sizes)]),
-                     vectors=np.vstack([self.arrays[k] for k in keys]).astype(np.float32))
+            np.savez(
+                self.path,
+                keys=np.array(keys),
+                bounds=np.concatenate([[0], np.cumsum(sizes)]),
+                vectors=np.vstack([self.arrays[k] for k in keys]).astype(np.float32),
+            )
 
 
 def distinct_rows(vectors: np.ndarray) -> np.ndarray:
@@ -74,8 +78,9 @@ def distinct_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors[np.sort(first)]
 
 
-def classifier_from(examples: list[Example], extra_negatives: list[str], cache: EmbeddingCache,
-                    refer: float = 0.0, check_in: float = 0.0) -> CrisisClassifier:
+def classifier_from(
+    examples: list[Example], extra_negatives: list[str], cache: EmbeddingCache, refer: float = 0.0, check_in: float = 0.0
+) -> CrisisClassifier:
     """The labelled vectors: every short disclosure as a whole; every unit of every hard
     negative and of every story frame, and each of them as a whole. A disclosure's own clauses
     are not labelled: some of them are ordinary."""
@@ -144,8 +149,10 @@ def train(out: Path = CLASSIFIER_FILE) -> CrisisClassifier:
     classifier = classifier_from(corpus.training, extra, cache, refer, check_in)
     classifier.save(out)
     cache.save()
-    print(f"crisis classifier: {len(classifier.disclosures)} disclosures, {len(classifier.negatives)} negative units; "
-          f"refer >= {refer}, check in >= {check_in} -> {out}")
+    print(
+        f"crisis classifier: {len(classifier.disclosures)} disclosures, {len(classifier.negatives)} negative units; "
+        f"refer >= {refer}, check in >= {check_in} -> {out}"
+    )
     return classifier
 
 

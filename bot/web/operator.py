@@ -32,8 +32,9 @@ from bot.paths import REPO_ROOT
 from bot.safety.referral_log import referral_log_path
 
 COOKIE = "trust_operator"
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                           "frame-ancestors 'none'; base-uri 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 # Intents the classifier never gives to a typed message, so not a label for one.
 NOT_LABELS = {"crisis_check_in"}
 Answer = tuple[int, bytes, str, str, dict[str, str]]
@@ -85,13 +86,23 @@ class OperatorPages:
 
     @staticmethod
     def _html(status: int, page: str, headers: dict[str, str] | None = None) -> Answer:
-        return status, page.encode(), "text/html; charset=utf-8", "no-store", {
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY, **(headers or {})}
+        return (
+            status,
+            page.encode(),
+            "text/html; charset=utf-8",
+            "no-store",
+            {"Content-Security-Policy": CONTENT_SECURITY_POLICY, **(headers or {})},
+        )
 
     @staticmethod
     def _redirect(location: str, headers: dict[str, str] | None = None) -> Answer:
-        return HTTPStatus.SEE_OTHER, b"", "text/plain", "no-store", {
-            "Location": location, "Content-Security-Policy": CONTENT_SECURITY_POLICY, **(headers or {})}
+        return (
+            HTTPStatus.SEE_OTHER,
+            b"",
+            "text/plain",
+            "no-store",
+            {"Location": location, "Content-Security-Policy": CONTENT_SECURITY_POLICY, **(headers or {})},
+        )
 
     def answer(self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> Answer:
         query = parse_qs(query_string)
@@ -102,8 +113,7 @@ class OperatorPages:
                 return self._redirect("/operator", {"Set-Cookie": self._cookie()})
             return self._html(HTTPStatus.UNAUTHORIZED, login_page(failed=True))
         if not self._signed_in(query, headers):
-            return self._html(HTTPStatus.UNAUTHORIZED, login_page(failed="token" in query),
-                              {"WWW-Authenticate": 'Bearer realm="operator"'})
+            return self._html(HTTPStatus.UNAUTHORIZED, login_page(failed="token" in query), {"WWW-Authenticate": 'Bearer realm="operator"'})
         days = self._days(query)
         if method == "POST" and path == "/operator/label":
             return self._label(form)
@@ -113,17 +123,26 @@ class OperatorPages:
             return self._redirect(f"/operator?days={days}", {"Set-Cookie": self._cookie()})
         if path == "/operator":
             notice = "Label saved." if query.get("saved") else ""
-            page = render(figures(self.engine, self.referral_log, days), review_rows(self.engine, self.review),
-                          self.review, self.intents, notice)
+            page = render(
+                figures(self.engine, self.referral_log, days), review_rows(self.engine, self.review), self.review, self.intents, notice
+            )
             return self._html(HTTPStatus.OK, page)
         if path == "/operator/figures.json":
-            data = {"figures": figures(self.engine, self.referral_log, days),
-                    "review": review_rows(self.engine, self.review), "review_text": self.review}
+            data = {
+                "figures": figures(self.engine, self.referral_log, days),
+                "review": review_rows(self.engine, self.review),
+                "review_text": self.review,
+            }
             return HTTPStatus.OK, json.dumps(data).encode(), "application/json", "no-store", {}
         if path == "/operator/daily.csv":
             csv = daily_csv(figures(self.engine, self.referral_log, days)).encode()
-            return HTTPStatus.OK, csv, "text/csv; charset=utf-8", "no-store", {
-                "Content-Disposition": f'attachment; filename="trust-assistant-daily-{days}-days.csv"'}
+            return (
+                HTTPStatus.OK,
+                csv,
+                "text/csv; charset=utf-8",
+                "no-store",
+                {"Content-Disposition": f'attachment; filename="trust-assistant-daily-{days}-days.csv"'},
+            )
         return HTTPStatus.NOT_FOUND, b"not found", "text/plain", "no-store", {}
 
     def _label(self, form: Mapping[str, list[str]]) -> Answer:
@@ -148,5 +167,10 @@ def operator_pages_from_environment(endpoints_file: str) -> OperatorPages | None
         return None
     from bot.privacy import open_store  # imports Rasa's store: only when the page is on
 
-    return OperatorPages(token=token, engine=open_store(endpoints_file).engine, referral_log=referral_log_path(),
-                         review=os.environ.get("TRUST_REVIEW") == "1", intents=label_intents())
+    return OperatorPages(
+        token=token,
+        engine=open_store(endpoints_file).engine,
+        referral_log=referral_log_path(),
+        review=os.environ.get("TRUST_REVIEW") == "1",
+        intents=label_intents(),
+    )

@@ -93,8 +93,7 @@ class PageHandler(BaseHTTPRequestHandler):
         host = urlsplit(f"http://{self.headers.get('Host') or 'localhost'}").hostname or "localhost"
         return f"http://{host}:{self.config['rasaPort']}"
 
-    def _send(self, status: int, body: bytes, content_type: str, cache: str = "no-store",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, cache: str = "no-store", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -154,8 +153,7 @@ class PageHandler(BaseHTTPRequestHandler):
 
 
 def make_server(host: str, port: int, config: dict[str, Any], operator: OperatorPages | None = None) -> ThreadingHTTPServer:
-    handler = type("ConfiguredPageHandler", (PageHandler,), {"config": config, "page": render_page(config),
-                                                             "operator": operator})
+    handler = type("ConfiguredPageHandler", (PageHandler,), {"config": config, "page": render_page(config), "operator": operator})
     webchat_bundle()  # fail at start, not on the first visitor, when the bundle is missing
     return ThreadingHTTPServer((host, port), handler)
 
