@@ -2,12 +2,17 @@
 #             Rasa 5005 (REST + socketio), action server 5055, all on 127.0.0.1
 # make test - set everything up and run every test
 SHELL := /bin/bash
+# WEB_PORT, WEB_HOSTS, TF_THREADS, REQUEST_MAX_BYTES: shared with Python (bot/settings.py).
+include settings.mk
 PYTHON_310 ?= $(shell command -v python3.10 || echo python3.10)
 VENV := .venv
 PY := $(VENV)/bin/python
-RASA := RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/rasa
-# Serving: one TensorFlow thread per Rasa process (why: RASA_ENV in deploy/services.py).
-SERVE_RASA := TF_INTER_OP_PARALLELISM_THREADS=1 TF_INTRA_OP_PARALLELISM_THREADS=1 $(RASA)
+RASA_ENV := RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
+RASA := $(RASA_ENV) $(VENV)/bin/rasa
+# Serving: Rasa's command line with the project's declared patches (bot/rasa_cli.py;
+# TRUST_RASA_SPEEDUPS=0 turns them off) and TF_THREADS TensorFlow threads.
+SERVE_RASA := TF_INTER_OP_PARALLELISM_THREADS=$(TF_THREADS) TF_INTRA_OP_PARALLELISM_THREADS=$(TF_THREADS) \
+	$(RASA_ENV) PYTHONPATH=. $(PY) -m bot.rasa_cli
 SPACY_MODEL := .spacy/en_trust/meta.json
 MODEL := models/trust.tar.gz
 # The learned crisis layer (bot/safety/classifier.py), built from its corpus like the Rasa model.
@@ -16,11 +21,8 @@ CRISIS_INPUTS := $(wildcard bot/safety/corpus/*.yml) tests/data/crisis_cases.yml
 	bot/encoder.py bot/safety/corpus.py bot/safety/classifier.py bot/safety/train.py
 WEBCHAT := node_modules/rasa-webchat/lib/index.js
 CHROMIUM := /usr/bin/chromium
-# The chat page's origins: Rasa's CORS allows only these (keep allowed_origins in
-# credentials.yml in step for the socketio channel).
-WEB_PORT ?= 8080
-# Request bodies over this many bytes get 413 (Sanic reads SANIC_* settings from the environment).
-export SANIC_REQUEST_MAX_SIZE ?= 1000000
+# Request bodies over REQUEST_MAX_BYTES get 413 (Sanic reads SANIC_* settings from the environment).
+export SANIC_REQUEST_MAX_SIZE := $(REQUEST_MAX_BYTES)
 # Where make run's page and Rasa listen (docs/security.md): loopback unless TRUST_BIND says
 # otherwise, and then REST needs TRUST_REST_TOKEN. The action server stays on loopback.
 TRUST_BIND ?= 127.0.0.1
@@ -30,10 +32,12 @@ RASA_PORT ?= 5005
 TELEGRAM_SECRET ?= .secrets/telegram-secret-token
 # Rasa's HTTP API (trackers, events, model) is on only with a token: TRUST_API_TOKEN=... make run
 API_FLAGS = $(if $(TRUST_API_TOKEN),--enable-api --auth-token $(TRUST_API_TOKEN))
-WEB_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
+# The chat page's origins: Rasa's CORS and the socketio channel accept only these.
+WEB_ORIGINS = $(foreach host,$(WEB_HOSTS),http://$(host):$(WEB_PORT))
+export TRUST_WEB_ORIGINS = $(WEB_ORIGINS)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: bench-operator export-review telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
+.PHONY: test-fast bench-operator export-review telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
 
 setup: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL) $(MODEL) $(WEBCHAT)
 
@@ -109,17 +113,25 @@ shell: setup
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bot actions tests bench deploy
+	$(VENV)/bin/ruff format --check bot actions tests bench deploy
 
 validate: $(VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
 
 test-core: setup
 	$(RASA) test core -m $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+	$(SERVE_RASA) test core -m $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core-speedups
 
 test-py: setup $(CHROMIUM) services
 	PYTHONPATH=. $(VENV)/bin/pytest -q tests
 
 test: setup lint validate test-core test-py
+
+# The tier to run after each edit (under a minute once `make setup` has run): lint, data
+# validation and every test not marked slow (tests/conftest.py). Trains nothing, installs no
+# system package.
+test-fast: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL) lint validate
+	PYTHONPATH=. $(VENV)/bin/pytest -q -m "not slow" tests
 
 # Retention and the right to be forgotten on the tracker store in endpoints.yml (bot/privacy.py).
 DAYS ?= 30

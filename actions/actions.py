@@ -6,18 +6,18 @@ from __future__ import annotations
 import logging
 from typing import List, Optional, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import knowledge
+from bot import dialogue, knowledge
 from bot.safety import referral
 from bot.safety.check_in import interrupted_form
 from bot.safety.referral_log import record_referral
 
 logger = logging.getLogger(__name__)
 
-NEXT_PROMPT = "What would you like to look at next?"
+MENU = "utter_menu"  # domain.yml: the menu's text and buttons, defined once
 
 
 def _in_form(tracker: Tracker) -> bool:
@@ -28,7 +28,7 @@ def _send_with_menu(dispatcher: CollectingDispatcher, tracker: Tracker, text: st
     """Content followed by the menu, except inside a form (the form asks its own question)."""
     dispatcher.utter_message(text=text)
     if not _in_form(tracker):
-        dispatcher.utter_message(text=NEXT_PROMPT, buttons=knowledge.menu_buttons())
+        dispatcher.utter_message(response=MENU)
 
 
 def _latest_entities(tracker: Tracker, name: str) -> List[str]:
@@ -53,7 +53,7 @@ class ActionAskRelationship(Action):
         return "action_ask_relationship"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text="Which relationship is on your mind?", buttons=knowledge.relationship_buttons())
+        dispatcher.utter_message(text=knowledge.phrase("ask_relationship"), buttons=knowledge.relationship_buttons())
         return []
 
 
@@ -63,7 +63,7 @@ class ActionAcknowledgeConcern(Action):
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
         dispatcher.utter_message(text=knowledge.acknowledgement(tracker.get_slot("relationship")))
-        dispatcher.utter_message(text="What would help most right now?", buttons=knowledge.menu_buttons())
+        dispatcher.utter_message(response=MENU, text=knowledge.phrase("after_acknowledgement"))
         return []
 
 
@@ -72,7 +72,7 @@ class ActionShowMenu(Action):
         return "action_show_menu"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text=knowledge.menu_intro(tracker.get_slot("relationship")), buttons=knowledge.menu_buttons())
+        dispatcher.utter_message(response=MENU, text=knowledge.menu_intro(tracker.get_slot("relationship")))
         return []
 
 
@@ -119,7 +119,7 @@ class ActionShowTherapy(Action):
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
         dispatcher.utter_message(text=knowledge.therapy_overview())
         if not _in_form(tracker):
-            dispatcher.utter_message(text="Would you like to know more?", buttons=knowledge.therapy_buttons())
+            dispatcher.utter_message(text=knowledge.phrase("therapy_more"), buttons=knowledge.therapy_buttons())
         return []
 
 
@@ -131,7 +131,7 @@ class ActionExplainModality(Action):
         modality = next(iter(_latest_entities(tracker, "modality")), None) or tracker.get_slot("modality")
         text = knowledge.modality_text(modality)
         if text is None:
-            dispatcher.utter_message(text="Which kind of therapy would you like to know about?", buttons=knowledge.therapy_buttons())
+            dispatcher.utter_message(text=knowledge.phrase("modality_which"), buttons=knowledge.therapy_buttons())
             return []
         _send_with_menu(dispatcher, tracker, text)
         return [SlotSet("modality", modality)]
@@ -142,8 +142,7 @@ class ActionSuggestTherapy(Action):
         return "action_suggest_therapy"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        answers = {slot: tracker.get_slot(slot) for slot in knowledge.self_check_slots()}
-        causes = _all_user_entities(tracker, "cause") + knowledge.self_check_tags(answers)
+        causes = _all_user_entities(tracker, "cause") + knowledge.self_check_tags(tracker.get_slot("sc_answers"))
         suggestions = knowledge.suggest_therapies(tracker.get_slot("relationship"), causes, tracker.get_slot("in_person_hard"))
         _send_with_menu(dispatcher, tracker, knowledge.suggestion_text(suggestions))
         return []
@@ -154,7 +153,7 @@ class ActionAskInPersonHard(Action):
         return "action_ask_in_person_hard"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text=knowledge.trust()["therapy"]["in_person_question"], buttons=knowledge.yes_no_buttons())
+        dispatcher.utter_message(text=knowledge.trust()["therapy"]["in_person_question"], buttons=knowledge.buttons("yes_no"))
         return []
 
 
@@ -163,8 +162,8 @@ class ActionStartSelfCheck(Action):
         return "action_start_self_check"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text=knowledge.self_check()["intro"])
-        return [SlotSet(slot, None) for slot in knowledge.self_check_slots()]
+        dispatcher.utter_message(text=knowledge.self_check_intro())
+        return [SlotSet("sc_answers", []), SlotSet("sc_answer", None)]
 
 
 class ActionSelfCheckReflection(Action):
@@ -172,26 +171,34 @@ class ActionSelfCheckReflection(Action):
         return "action_self_check_reflection"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        answers = {slot: tracker.get_slot(slot) for slot in knowledge.self_check_slots()}
-        dispatcher.utter_message(text=knowledge.self_check_reflection(answers))
-        dispatcher.utter_message(text="Where would you like to go from here?", buttons=knowledge.after_self_check_buttons())
+        dispatcher.utter_message(text=knowledge.self_check_reflection(tracker.get_slot("sc_answers")))
+        dispatcher.utter_message(text=knowledge.phrase("after_self_check"), buttons=knowledge.buttons("after_self_check"))
         return []
 
 
-def _make_question_action(slot: str) -> type:
-    class AskSelfCheckItem(Action):
-        def name(self) -> Text:
-            return f"action_ask_{slot}"
+class ActionAskSelfCheckAnswer(Action):
+    """Asks the self-check question whose turn it is (the form's one slot, `sc_answer`)."""
 
-        def run(self, dispatcher, tracker, domain) -> List[EventType]:
-            dispatcher.utter_message(text=knowledge.self_check_question(slot), buttons=knowledge.yes_no_buttons())
-            return []
+    def name(self) -> Text:
+        return "action_ask_sc_answer"
 
-    AskSelfCheckItem.__name__ = f"ActionAsk_{slot}"
-    return AskSelfCheckItem
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        index = len(tracker.get_slot("sc_answers") or [])
+        dispatcher.utter_message(text=knowledge.self_check_question(index), buttons=knowledge.buttons("yes_no"))
+        return []
 
 
-SELF_CHECK_QUESTION_ACTIONS = [_make_question_action(slot) for slot in knowledge.self_check_slots()]
+class ValidateSelfCheckForm(FormValidationAction):
+    """Collects each yes/no into `sc_answers`, and empties `sc_answer` until every question of
+    bot/knowledge/self_check.yml has an answer, so the form asks the next one."""
+
+    def name(self) -> Text:
+        return "validate_self_check_form"
+
+    def validate_sc_answer(self, slot_value, dispatcher, tracker, domain) -> dict:
+        answers = list(tracker.get_slot("sc_answers") or []) + [bool(slot_value)]
+        done = len(answers) >= len(knowledge.self_check_items())
+        return {"sc_answers": answers, "sc_answer": slot_value if done else None}
 
 
 class ActionCrisisReferral(Action):
@@ -244,7 +251,7 @@ class ActionCheckInDeclined(Action):
         if form:
             dispatcher.utter_message(text=text)
             return [SlotSet("check_in_form", None), FollowupAction(form)]
-        dispatcher.utter_message(text=text, buttons=knowledge.menu_buttons())
+        dispatcher.utter_message(response=MENU, text=text)
         return []
 
 
@@ -279,7 +286,7 @@ class ActionSetCountry(Action):
         named = next(iter(_latest_entities(tracker, "country")), None)
         country = referral.normalise_country(named)
         if named == "OTHER" or (named and not country):
-            dispatcher.utter_message(text=referral.numbers_text([], None), buttons=knowledge.menu_buttons())
+            dispatcher.utter_message(response=MENU, text=referral.numbers_text([], None))
             return [SlotSet("country", "OTHER")]
         if not country:
             dispatcher.utter_message(text=referral.messages()["country_question"], buttons=referral.country_buttons())
@@ -294,7 +301,41 @@ class ActionStartOver(Action):
         return "action_start_over"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text="Let's start again from the beginning.")
+        dispatcher.utter_message(text=knowledge.phrase("start_over"))
         dispatcher.utter_message(response="utter_greet")
-        dispatcher.utter_message(text="Which relationship is on your mind?", buttons=knowledge.relationship_buttons())
+        dispatcher.utter_message(text=knowledge.phrase("ask_relationship"), buttons=knowledge.relationship_buttons())
         return [AllSlotsReset(), ActiveLoop(None)]
+
+
+class ActionAnswerAside(Action):
+    """Answers something asked in the middle of a form exactly as the rules of
+    data/rules/conversation.yml answer it outside one (bot/dialogue.py), so the form can then
+    ask its question again (data/rules/forms.yml)."""
+
+    def name(self) -> Text:
+        return "action_answer_aside"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        events: List[EventType] = []
+        for action in dialogue.answers_by_intent().get(intent, ["utter_default"]):
+            if action in dialogue.RETRIEVAL_ACTIONS:
+                chosen = dialogue.retrieval_response(tracker.latest_message, dialogue.RETRIEVAL_ACTIONS[action])
+                dispatcher.utter_message(response=chosen or "utter_default")
+            elif action.startswith("utter_"):
+                dispatcher.utter_message(response=action)
+            else:
+                events += actions_by_name()[action]().run(dispatcher, tracker, domain)
+        return events
+
+
+def actions_by_name() -> dict[str, type]:
+    """The custom actions of this module by their domain name."""
+    found = {}
+    for value in list(globals().values()):
+        if isinstance(value, type) and issubclass(value, Action) and value.__module__ == __name__:
+            try:
+                found[value().name()] = value
+            except TypeError:  # abstract bases
+                continue
+    return found

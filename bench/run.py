@@ -29,7 +29,7 @@ from bench import operator as operator_benchmark
 from bench.loadgen import ThinkTime, format_table, run_load
 from bot.paths import REPO_ROOT
 from bot.safety import benchmark as detector_benchmark
-from deploy.services import free_port, rasa_env, stop_processes, wait_for
+from deploy.services import RASA_SERVER, free_port, rasa_env, stop_processes, wait_for
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
 # (concurrent conversations, conversations in all, think time or None for back to back)
@@ -115,7 +115,7 @@ def main() -> None:
             ),
             subprocess.Popen(
                 [
-                    RASA,
+                    *RASA_SERVER,
                     "run",
                     "-m",
                     str(model),

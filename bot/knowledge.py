@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
 
-from bot.paths import KNOWLEDGE_DIR
+from bot.paths import KNOWLEDGE_DIR, REPO_ROOT
 from bot.yaml_data import load_yaml
 
 TRUST_FILE = KNOWLEDGE_DIR / "trust.yml"
@@ -32,14 +33,28 @@ def relationship_buttons() -> list[dict[str, str]]:
     ]
 
 
+@lru_cache(maxsize=1)
+def _domain_menu() -> tuple[tuple[str, str], ...]:
+    response = load_yaml(REPO_ROOT / "domain.yml")["responses"]["utter_menu"][0]
+    return tuple((button["title"], button["payload"]) for button in response["buttons"])
+
+
 def menu_buttons() -> list[dict[str, str]]:
-    return [
-        {"title": "Signs", "payload": "/ask_signs"},
-        {"title": "Causes", "payload": "/ask_causes"},
-        {"title": "Rebuilding trust", "payload": "/ask_rebuild"},
-        {"title": "Therapy options", "payload": "/ask_therapy"},
-        {"title": "Self-check", "payload": "/start_self_check"},
-    ]
+    """The menu's buttons as domain.yml defines them (`utter_menu`), for replies sent without
+    the action server (bot/channels/safety_net.py); actions send the response itself."""
+    return [{"title": title, "payload": payload} for title, payload in _domain_menu()]
+
+
+def phrase(name: str, **values: str) -> str:
+    """One of the sentences answers are built with (`phrases` in trust.yml), filled in."""
+    text = trust()["phrases"][name]
+    return text.format(**values) if values else text
+
+
+def buttons(name: str) -> list[dict[str, str]]:
+    """A set of buttons from `buttons` in trust.yml."""
+    found = trust()["buttons"][name]
+    return [dict(button) for button in (found if isinstance(found, list) else [found])]
 
 
 def explain_trust_issues() -> str:
@@ -52,20 +67,19 @@ def signs_text(relationship: str | None) -> str:
     data = trust()
     parts = []
     if relationship in data["signs"] and relationship != "general":
-        short = data["relationship_kinds"][relationship]["short"]
-        parts.append(f"Here is how trust issues often show up in {short}:")
+        parts.append(phrase("signs_in_relationship", short=data["relationship_kinds"][relationship]["short"]))
         parts.append(_bullets(f"{s['title']}: {s['text']}" for s in data["signs"][relationship]))
-        parts.append("And signs that show up in any relationship:")
+        parts.append(phrase("signs_in_any_relationship"))
     else:
-        parts.append("Some common signs of trust issues:")
+        parts.append(phrase("signs_common"))
     parts.append(_bullets(f"{s['title']}: {s['text']}" for s in data["signs"]["general"]))
-    parts.append("Noticing a few of these is common and is not a diagnosis.")
+    parts.append(phrase("signs_not_a_diagnosis"))
     return "\n\n".join(parts)
 
 
 def causes_text() -> str:
     causes = trust()["causes"]
-    return "\n\n".join(["Trust issues usually have roots. Some of the most common:"] + [f"{c['title']}: {c['text']}" for c in causes])
+    return "\n\n".join([phrase("causes_intro")] + [f"{c['title']}: {c['text']}" for c in causes])
 
 
 def rebuild_text() -> str:
@@ -79,14 +93,14 @@ def rebuild_text() -> str:
 def therapy_overview() -> str:
     data = trust()["therapy"]
     names = _bullets(f"{m['name']}: {m['what']}" for m in data["modalities"].values())
-    return "\n\n".join([data["intro"], "Approaches that often help:", names, data["paradox"]])
+    return "\n\n".join([data["intro"], phrase("therapy_approaches"), names, data["paradox"]])
 
 
 def therapy_buttons() -> list[dict[str, str]]:
-    buttons = [{"title": "Which might suit me?", "payload": "/suggest_therapy"}]
+    found = buttons("therapy_suggest")
     for key, modality in trust()["therapy"]["modalities"].items():
-        buttons.append({"title": modality["name"], "payload": f'/ask_modality{{"modality":"{key}"}}'})
-    return buttons
+        found.append({"title": modality["name"], "payload": f'/ask_modality{{"modality":"{key}"}}'})
+    return found
 
 
 def modality_text(modality: str | None) -> str | None:
@@ -97,8 +111,8 @@ def modality_text(modality: str | None) -> str | None:
     return "\n\n".join(
         [
             f"{data['name']}: {data['what']}",
-            f"What a session is like: {data['session']}",
-            f"Who it tends to suit: {data['suits']}",
+            phrase("modality_session", session=data["session"]),
+            phrase("modality_suits", suits=data["suits"]),
         ]
     )
 
@@ -108,24 +122,6 @@ class TherapySuggestion:
     modality: str
     name: str
     reasons: tuple[str, ...]
-
-
-REASON_TEXT = {
-    "romantic": "it works well on jealousy and suspicion in a relationship",
-    "friendship": "it lets you practise trusting people in a safe setting",
-    "family": "it can look at patterns that started at home",
-    "work": "it builds practical skills for trusting people at work",
-    "childhood": "it can work on experiences from childhood",
-    "betrayal": "it can help you heal after being betrayed",
-    "repeated_letdowns": "it can help with being let down again and again",
-    "trauma": "it is designed for painful or traumatic memories",
-    "anxiety": "it helps when worry and anxiety drive the distrust",
-    "hard_in_person": "you can start from home, without meeting anyone face to face",
-    "skepticism": "it helps you test suspicious thoughts against the facts",
-    "low_self_esteem": "it can help you trust your own judgement again",
-    "attachment_style": "it can gently explore how you learned to bond with people",
-    "starting_out": "it is an easy first step",
-}
 
 
 def suggest_therapies(
@@ -149,16 +145,15 @@ def suggest_therapies(
     scored.sort()
     suggestions = []
     for _, _, key, matched in scored[:limit]:
-        reasons = tuple(REASON_TEXT[m] for m in matched if m in REASON_TEXT) or (
-            "it is a widely used starting point for trust difficulties",
-        )
+        reason_texts = trust()["therapy"]["reasons"]
+        reasons = tuple(reason_texts[m] for m in matched if m in reason_texts) or (trust()["therapy"]["default_reason"],)
         suggestions.append(TherapySuggestion(key, modalities[key]["name"], reasons))
     return suggestions
 
 
 def suggestion_text(suggestions: list[TherapySuggestion]) -> str:
     data = trust()["therapy"]
-    lines = ["From what you've shared, these might suit you:"]
+    lines = [phrase("suggestion_intro")]
     for number, suggestion in enumerate(suggestions, start=1):
         lines.append(f"{number}. {suggestion.name}: {'; '.join(suggestion.reasons)}.")
     return "\n\n".join(["\n".join(lines), data["finding_help"], data["professional_decides"]])
@@ -168,30 +163,33 @@ def self_check_items() -> list[dict[str, Any]]:
     return self_check()["items"]
 
 
-def self_check_slots() -> list[str]:
-    return [item["slot"] for item in self_check_items()]
+def self_check_intro() -> str:
+    return self_check()["intro"].format(count=len(self_check_items()))
 
 
-def self_check_question(slot: str) -> str:
-    items = {item["slot"]: item for item in self_check_items()}
-    number = self_check_slots().index(slot) + 1
-    return f"{number}/{len(items)}: {items[slot]['statement']}"
+def self_check_question(index: int) -> str:
+    """The question at `index` (0-based), numbered for the person: "3/9: ..."."""
+    items = self_check_items()
+    return f"{index + 1}/{len(items)}: {items[index]['statement']}"
 
 
-def self_check_tags(answers: Mapping[str, Any]) -> list[str]:
+def recognised_items(answers: Sequence[Any] | None) -> list[dict[str, Any]]:
+    """The items answered yes, given the answers in the order the items were asked."""
+    return [item for item, answer in zip(self_check_items(), answers or []) if answer is True]
+
+
+def self_check_tags(answers: Sequence[Any] | None) -> list[str]:
     """Cause tags from the statements answered yes (for the therapy suggestion)."""
     tags: list[str] = []
-    for item in self_check_items():
-        if answers.get(item["slot"]) is True:
-            tags += item["tags"]
+    for item in recognised_items(answers):
+        tags += item["tags"]
     return list(dict.fromkeys(tags))
 
 
-def self_check_reflection(answers: Mapping[str, Any]) -> str:
+def self_check_reflection(answers: Sequence[Any] | None) -> str:
     """A gentle reflection of the statements the person recognised. Never a diagnosis."""
-    data = self_check()
-    reflection = data["reflection"]
-    recognised = [item for item in data["items"] if answers.get(item["slot"]) is True]
+    reflection = self_check()["reflection"]
+    recognised = recognised_items(answers)
     if not recognised:
         return reflection["none"]
     titles = {s["id"]: s["title"] for group in trust()["signs"].values() for s in group}
@@ -212,16 +210,3 @@ def menu_intro(relationship: str | None) -> str:
     intro = data["menu_intro"]
     kind = data["relationship_kinds"].get(relationship or "")
     return intro["known"].format(short=kind["short"]) if kind else intro["unknown"]
-
-
-def yes_no_buttons() -> list[dict[str, str]]:
-    return [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
-
-
-def after_self_check_buttons() -> list[dict[str, str]]:
-    return [
-        {"title": "Which therapy might suit me?", "payload": "/suggest_therapy"},
-        {"title": "Rebuilding trust", "payload": "/ask_rebuild"},
-        {"title": "Causes", "payload": "/ask_causes"},
-        {"title": "Back to the menu", "payload": "/show_menu"},
-    ]

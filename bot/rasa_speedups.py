@@ -1,36 +1,44 @@
-"""Speed fixes for Rasa 3.6 inside the Rasa server, installed when bot.nlu.components loads.
+"""The one place where this project changes Rasa's internals: four speed fixes for the Rasa
+server, each giving the same results as Rasa's own code (tests/test_rasa_speedups.py).
 
-Rasa checks every action server response with `jsonschema.validate(result, spec)`. With the
-jsonschema 4.17 that Rasa 3.6 resolves, `validate` first re-checks the *schema* against the
-2020-12 metaschema on every call: 30-70 ms per custom action, more than the rest of the turn.
-`install()` replaces `jsonschema.validate` with one that checks each distinct schema once and
-then reuses its validator. Results and errors are the same as jsonschema's own `validate`.
+How they are switched on: `install()`, called by `python -m bot.rasa_cli` (Rasa's own command
+line, with these installed first), which is how `make run`, the cluster, the benchmark and the
+end-to-end tests start Rasa. Plain `rasa ...` never loads them. `install()` does nothing, and
+says why in a warning, unless Rasa is exactly `PINNED_RASA_VERSION` (the private attributes
+below are those of that release); `TRUST_RASA_SPEEDUPS=0` turns them off. `make test` runs the
+story tests both ways. What each is worth, measured: docs/benchmarks.md.
 
-Rasa also finds an event's class from its type name by walking every subclass of `Event`
-(~0.1 ms each) for every event it reads back from the tracker store: 2-4 ms a turn in a
-longer conversation. `install()` remembers each name's class once found; unknown names go
-through Rasa's own lookup and its errors.
-
-Rasa runs every policy for every prediction, then its ensemble picks one. When a policy of
-higher priority than TEDPolicy is already certain (confidence 1.0, as a rule or a memorised
-story is), TED's prediction cannot be chosen: its confidences are softmax scores, never above
-1.0, and ties go to the higher priority. `install()` makes the prediction graph run TED after
-the other policies and only when its prediction could still be chosen (`ted_cannot_win`);
-otherwise TED abstains, as it does without a model. In this assistant, rules decide nearly
-every turn: TED was ~30% of a turn's time.
-
-A loaded model's graph (NLU once a message, prediction twice or more) runs through dask,
-which rebuilds the graph, orders it and schedules it on every call: ~1 ms each. `install()`
-runs a model's graph in a topological order worked out once per set of targets, calling
-the same nodes with the same inputs; training keeps dask.
+1. `cached_validate` for `jsonschema.validate`. Rasa checks every action server response with
+   `jsonschema.validate(result, spec)`, which with the jsonschema Rasa 3.6 resolves first
+   re-checks the schema itself against its metaschema, on every call. The patch checks each
+   distinct schema once and keeps its validator; the instance is validated by the same
+   validator class, and the error raised is the same `best_match`.
+2. `cached_resolve_by_type` for `Event.resolve_by_type`. Rasa finds an event's class from its
+   type name by walking every subclass of `Event`, for every event read back from the tracker
+   store. The patch remembers each name's class once Rasa's lookup has found it; unknown names
+   still go through Rasa's lookup, with its default and its errors.
+3. `build_dask_graph_deferring_ted` for `DaskGraphRunner._build_dask_graph`. Rasa runs every
+   policy for every prediction, then its ensemble picks one. When a policy of higher priority
+   than TEDPolicy is already certain (confidence 1.0, as a rule or a memorised story is),
+   TED's prediction cannot be chosen: its scores are softmax scores, never above 1.0, and ties
+   go to the higher priority. The patch runs TED after the other policies and only when its
+   prediction could still be chosen (`ted_cannot_win`); otherwise TED abstains as it does
+   without a model, which the ensemble treats exactly as a prediction it does not choose.
+4. `run_in_fixed_order` for `DaskGraphRunner.run`, for a loaded model only. Rasa rebuilds,
+   orders and schedules the model's graph through dask on every call. The patch runs the same
+   nodes with the same inputs in a topological order worked out once per set of targets.
+   Training and fingerprinting still go through dask.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from typing import Any, Iterable
 
 import jsonschema
+import rasa
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
@@ -50,6 +58,9 @@ _event_classes: dict[str, type[Event]] = {}
 _original_build_dask_graph = DaskGraphRunner._build_dask_graph
 _original_run = DaskGraphRunner.run
 PREDICT_FN = "predict_action_probabilities"
+PINNED_RASA_VERSION = "3.6.21"
+SWITCH = "TRUST_RASA_SPEEDUPS"
+logger = logging.getLogger(__name__)
 
 
 def cached_validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: Any) -> None:
@@ -197,8 +208,34 @@ def run_in_fixed_order(runner: DaskGraphRunner, inputs: dict[str, Any] | None = 
     return dict(results[target] for target in run_targets)
 
 
-def install() -> None:
+def enabled() -> bool:
+    """Whether the patches may be used here: not switched off, and Rasa is the pinned release.
+    The tracker store's own shortcuts (bot/tracker_store.py) follow the same switch."""
+    return os.environ.get(SWITCH, "1") != "0" and rasa.__version__ == PINNED_RASA_VERSION
+
+
+def install() -> bool:
+    """Installs the four patches; returns whether they are installed."""
+    if os.environ.get(SWITCH, "1") == "0":
+        logger.info("Rasa speedups off (%s=0): Rasa runs as shipped.", SWITCH)
+        return False
+    if rasa.__version__ != PINNED_RASA_VERSION:
+        logger.warning(
+            "Rasa %s is not %s, the release bot/rasa_speedups.py was written for: Rasa runs as shipped.",
+            rasa.__version__,
+            PINNED_RASA_VERSION,
+        )
+        return False
     jsonschema.validate = cached_validate
     Event.resolve_by_type = staticmethod(cached_resolve_by_type)  # type: ignore[method-assign]
     DaskGraphRunner._build_dask_graph = build_dask_graph_deferring_ted  # type: ignore[method-assign]
     DaskGraphRunner.run = run_in_fixed_order  # type: ignore[method-assign]
+    return True
+
+
+def uninstall() -> None:
+    """Puts Rasa's own functions back."""
+    jsonschema.validate = _original_validate
+    Event.resolve_by_type = staticmethod(_original_resolve_by_type)  # type: ignore[method-assign]
+    DaskGraphRunner._build_dask_graph = _original_build_dask_graph  # type: ignore[method-assign]
+    DaskGraphRunner.run = _original_run  # type: ignore[method-assign]

@@ -15,11 +15,19 @@ endpoints.yml:
 - Each save also writes the latest turn's summary for the operator page (bot/operator/store.py:
   day, channel, intent, what the assistant did; no text), and deleting a conversation deletes
   its summaries too. A failure there is logged and never fails the turn.
-- Cheaper turns, same rows: the latest session is read with one prepared statement (Rasa
-  builds an ORM query with a subquery each time), and the store remembers how many events
-  it read into each tracker it returned, so saving that tracker needs no count query (Rasa
-  counts the stored events again on every save). A tracker the store did not return, or
-  one from before a deletion, is counted as Rasa counts it.
+
+Where it overrides Rasa's SQLTrackerStore internals (only while `bot.rasa_speedups.enabled()`:
+Rasa exactly 3.6.21 and `TRUST_RASA_SPEEDUPS` not 0; otherwise Rasa's own methods run):
+- `_retrieve`: Rasa builds an ORM query with a subquery for the latest session on every read.
+  This runs the same query (events of the sender since its latest `session_started`, in id
+  order) as one statement built once, and builds the tracker the same way
+  (`DialogueStateTracker.from_dict` with the domain's slots).
+- `_additional_events`: on every save Rasa counts the sender's stored events again to know
+  which of the tracker's events are new. This remembers how many events it read into (or
+  saved from) each tracker object it handed out, so it slices the same new events without the
+  count; a tracker it did not hand out, or one from before a deletion, is counted as Rasa does.
+- SQLite connections: SQLAlchemy 1.4 opens a new SQLite connection for every session (two a
+  turn, each re-reading the schema); a small pool keeps them open. Same database, same rows.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rasa_speedups
 from bot.operator import store as operator_store
 
 FORGET_ACTION = "utter_conversation_deleted"
@@ -70,7 +79,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         if dialect == "sqlite" and db not in ("", ":memory:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(*args, dialect=dialect, db=db, **kwargs)
-        if dialect == "sqlite":
+        self._shortcuts = rasa_speedups.enabled()
+        if dialect == "sqlite" and self._shortcuts:
             self._pool_sqlite_connections()
         operator_store.create_tables(self.engine)
         # sender -> (the tracker object last read or saved, how many of its events are stored)
@@ -90,9 +100,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         )
 
     def _pool_sqlite_connections(self) -> None:
-        # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool): two a
-        # turn, each re-reading the schema and setting the pragmas, ~15 ms a turn. A small
-        # pool keeps them open; Rasa uses the store from one thread at a time.
+        # Rasa uses the store from one thread at a time; the operator page from several.
         url = self.engine.url
         self.engine.dispose()
         self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2, connect_args={"check_same_thread": False})
@@ -100,7 +108,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
-        if fetch_events_from_all_sessions:
+        if fetch_events_from_all_sessions or not self._shortcuts:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         with self.session_scope() as session:  # Rasa's session: it sets PostgreSQL's schema
             rows = session.execute(self._latest_session, {"sender_id": sender_id}).all()
@@ -121,7 +129,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         reference, stored = self._stored.get(tracker.sender_id, (None, 0))
-        if reference is None or reference() is not tracker:
+        if not self._shortcuts or reference is None or reference() is not tracker:
             return super()._additional_events(session, tracker)
         return itertools.islice(tracker.events, stored, len(tracker.events))
 

@@ -25,7 +25,18 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from bot.paths import REPO_ROOT
-from deploy.services import Postgres, free_port, rasa_env, stop_processes, throwaway_nginx, throwaway_postgres, throwaway_redis, wait_for
+from bot.settings import request_max_bytes
+from deploy.services import (
+    Postgres,
+    free_port,
+    rasa_env,
+    rasa_server_command,
+    stop_processes,
+    throwaway_nginx,
+    throwaway_postgres,
+    throwaway_redis,
+    wait_for,
+)
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
 NGINX_TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
@@ -46,7 +57,8 @@ def nginx_config(bind: str, port: int, rasa_ports: list[int], rate: int, burst: 
     servers = " ".join(f"server 127.0.0.1:{p};" for p in rasa_ports)
     listen = f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
     text = NGINX_TEMPLATE.read_text()
-    for key, value in {"{listen}": listen, "{servers}": servers, "{rate}": rate, "{burst}": burst}.items():
+    values = {"{listen}": listen, "{servers}": servers, "{rate}": rate, "{burst}": burst, "{max_body}": request_max_bytes()}
+    for key, value in values.items():
         text = text.replace(key, str(value))
     return text
 
@@ -72,7 +84,6 @@ def running_cluster(
         env = rasa_env(
             PYTHONPATH=str(REPO_ROOT),
             TRUST_REST_TOKEN=rest_token,
-            SANIC_REQUEST_MAX_SIZE="1000000",
             ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
             DB_HOST=postgres.host,
             DB_PORT=str(postgres.port),
@@ -101,26 +112,7 @@ def running_cluster(
 
         start("actions", [RASA, "run", "actions", "--port", str(action_port)], SANIC_HOST="127.0.0.1")
         for index, rasa_port in enumerate(rasa_ports):
-            start(
-                f"rasa{index}",
-                [
-                    RASA,
-                    "run",
-                    "-m",
-                    "models/trust.tar.gz",
-                    "--interface",
-                    "127.0.0.1",
-                    "--port",
-                    str(rasa_port),
-                    "--endpoints",
-                    "endpoints.production.yml",
-                    "--credentials",
-                    "credentials.yml",
-                    "--enable-api",
-                    "--auth-token",
-                    api_token,
-                ],
-            )
+            start(f"rasa{index}", rasa_server_command(rasa_port, "credentials.yml", "endpoints.production.yml", api_token))
         try:
             stack.enter_context(throwaway_nginx(nginx_config(bind, public_port, rasa_ports, rate, burst)))
             wait_for(cluster.action_url + "/health", process=cluster.processes["actions"])

@@ -10,6 +10,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -18,16 +19,45 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-# Every Rasa process this project starts. One TensorFlow thread each: Rasa runs one message at
-# a time in its event loop, and TF's idle thread pools took CPU from the action server
-# (closed loop at 10 conversations: 15-17 -> 19-21 messages a second on 2 cores).
+from bot.settings import request_max_bytes, tf_threads
+
+# Every Rasa process this project starts, with settings.mk's TensorFlow threads: Rasa runs one
+# message at a time in its event loop, and TF's idle thread pools took CPU from the action
+# server (docs/benchmarks.md).
 RASA_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     "TF_CPP_MIN_LOG_LEVEL": "2",
-    "TF_INTER_OP_PARALLELISM_THREADS": "1",
-    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": tf_threads(),
+    "TF_INTRA_OP_PARALLELISM_THREADS": tf_threads(),
+    "SANIC_REQUEST_MAX_SIZE": str(request_max_bytes()),
 }
+# Rasa's command line with the project's declared patches (bot/rasa_cli.py).
+RASA_SERVER = [sys.executable, "-m", "bot.rasa_cli"]
+
+
+def rasa_server_command(
+    port: int, credentials: str, endpoints: str, api_token: str, *extra: str, model: str = "models/trust.tar.gz"
+) -> list[str]:
+    """`rasa run` as the project starts it: on 127.0.0.1, with the HTTP API behind `api_token`."""
+    return [
+        *RASA_SERVER,
+        "run",
+        "-m",
+        model,
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--credentials",
+        credentials,
+        "--endpoints",
+        endpoints,
+        "--enable-api",
+        "--auth-token",
+        api_token,
+        *extra,
+    ]
 
 
 def rasa_env(**extra: str) -> dict[str, str]:

@@ -19,12 +19,11 @@ import yaml
 
 from bot.channels.telegram import SECRET_HEADER as TELEGRAM_SECRET_HEADER
 from bot.paths import REPO_ROOT
-from deploy.services import free_port, rasa_env, stop_processes, wait_for
+from deploy.services import free_port, rasa_env, rasa_server_command, stop_processes, wait_for
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram
 
 RASA = str(REPO_ROOT / ".venv" / "bin" / "rasa")
 STARTUP_SECONDS = 300
-REQUEST_MAX_BYTES = 1_000_000  # as `make run` sets it
 
 
 def post(
@@ -130,7 +129,6 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
         TRUST_REST_TOKEN=rest_token,
         TRUST_REFERRAL_LOG=str(tmp / "referrals.jsonl"),
         PYTHONPATH=str(REPO_ROOT),
-        SANIC_REQUEST_MAX_SIZE=str(REQUEST_MAX_BYTES),
     )
     log_file = tmp / "servers.log"
     with FakeTelegram() as telegram:
@@ -138,25 +136,7 @@ def running_assistant(tmp: Path) -> Iterator[Assistant]:
         credentials.write_text(yaml.safe_dump(_credentials(page_origins, telegram, rasa_port, telegram_secret)))
         commands = {
             "actions": ["env", "SANIC_HOST=127.0.0.1", RASA, "run", "actions", "--port", str(action_port)],
-            "rasa": [
-                RASA,
-                "run",
-                "-m",
-                "models/trust.tar.gz",
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(rasa_port),
-                "--credentials",
-                str(credentials),
-                "--endpoints",
-                str(endpoints),
-                "--cors",
-                *page_origins,
-                "--enable-api",
-                "--auth-token",
-                api_token,
-            ],
+            "rasa": rasa_server_command(rasa_port, str(credentials), str(endpoints), api_token, "--cors", *page_origins),
             "page": [sys.executable, "-m", "bot.web.server", "--port", str(page_port), "--rasa-port", str(rasa_port)],
         }
         assistant = Assistant(

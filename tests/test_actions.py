@@ -34,18 +34,18 @@ def texts(messages):
 def test_signs_follow_the_relationship_slot_and_end_with_the_menu():
     messages, _ = run(actions.ActionShowSigns(), make_tracker({"relationship": "romantic"}))
     assert "Checking up on your partner" in texts(messages)
-    assert messages[-1]["buttons"] == knowledge.menu_buttons()
+    assert messages[-1]["response"] == "utter_menu"
 
 
 def test_content_inside_a_form_has_no_menu():
     messages, _ = run(actions.ActionShowSigns(), make_tracker({"relationship": "work"}, active_loop="self_check_form"))
-    assert len(messages) == 1 and not messages[0]["buttons"]
+    assert len(messages) == 1 and not messages[0]["buttons"] and not messages[0]["response"]
 
 
 def test_acknowledgement_and_menu_for_a_concern():
     messages, _ = run(actions.ActionAcknowledgeConcern(), make_tracker({"relationship": "family"}))
     assert "family" in texts(messages)
-    assert messages[-1]["buttons"] == knowledge.menu_buttons()
+    assert messages[-1]["response"] == "utter_menu" and messages[-1]["text"] == knowledge.phrase("after_acknowledgement")
 
 
 def test_modality_from_entity_then_slot():
@@ -66,16 +66,40 @@ def test_therapy_suggestion_uses_relationship_causes_and_in_person_answer():
     assert "face to face" in text and "licensed therapist" in text
 
 
-def test_self_check_questions_and_reflection():
-    slot = knowledge.self_check_slots()[0]
-    ask = next(a for a in actions.SELF_CHECK_QUESTION_ACTIONS if a().name() == f"action_ask_{slot}")
-    messages, _ = run(ask(), make_tracker())
-    assert messages[0]["text"].startswith("1/9") and [b["title"] for b in messages[0]["buttons"]] == ["Yes", "No"]
-    answers = {s: (i < 2) for i, s in enumerate(knowledge.self_check_slots())}
-    messages, _ = run(actions.ActionSelfCheckReflection(), make_tracker(answers))
-    assert "not a diagnosis" in texts(messages)
-    messages, events = run(actions.ActionStartSelfCheck(), make_tracker(answers))
-    assert all(e["value"] is None for e in events) and len(events) == 9
+def test_self_check_asks_each_question_in_turn_and_collects_the_answers():
+    items = knowledge.self_check_items()
+    messages, events = run(actions.ActionStartSelfCheck(), make_tracker({"sc_answers": [True, False]}))
+    assert f"Here are {len(items)} short statements" in texts(messages)
+    assert [(e["name"], e["value"]) for e in events] == [("sc_answers", []), ("sc_answer", None)]
+    validate = actions.ValidateSelfCheckForm()
+    answers: list = []
+    for number, item in enumerate(items, start=1):
+        messages, _ = run(actions.ActionAskSelfCheckAnswer(), make_tracker({"sc_answers": answers}))
+        assert messages[0]["text"] == f"{number}/{len(items)}: {item['statement']}"
+        assert [b["title"] for b in messages[0]["buttons"]] == ["Yes", "No"]
+        result = validate.validate_sc_answer(number <= 2, CollectingDispatcher(), make_tracker({"sc_answers": answers}), {})
+        answers = result["sc_answers"]
+        assert result["sc_answer"] is (None if number < len(items) else False)  # empty until the last answer
+    assert answers == [True, True] + [False] * (len(items) - 2)
+    messages, _ = run(actions.ActionSelfCheckReflection(), make_tracker({"sc_answers": answers}))
+    assert "not a diagnosis" in texts(messages) and items[0]["statement"] in texts(messages)
+    assert items[2]["statement"] not in texts(messages)
+
+
+def test_an_aside_in_a_form_is_answered_as_outside_it_without_the_menu():
+    tracker = make_tracker({"relationship": "work"}, intent="ask_signs", active_loop="self_check_form")
+    messages, _ = run(actions.ActionAnswerAside(), tracker)
+    assert "Struggling to hand work over" in texts(messages) and not any(m.get("response") == "utter_menu" for m in messages)
+    messages, _ = run(actions.ActionAnswerAside(), make_tracker(intent="greet", active_loop="self_check_form"))
+    assert messages[0]["response"] == "utter_greet" and knowledge.phrase("ask_relationship") == messages[1]["text"]
+    faq = make_tracker(intent="faq", active_loop="therapy_preferences_form")
+    faq.latest_message["response_selector"] = {
+        "default": {"response": {"intent_response_key": "faq/online_therapy", "utter_action": "utter_faq/online_therapy"}}
+    }
+    messages, _ = run(actions.ActionAnswerAside(), faq)
+    assert [m["response"] for m in messages] == ["utter_faq/online_therapy"]
+    messages, _ = run(actions.ActionAnswerAside(), make_tracker(intent="nlu_fallback", active_loop="self_check_form"))
+    assert [m["response"] for m in messages] == ["utter_default"]
 
 
 def test_crisis_referral_uses_metadata_country_and_counts_without_text(tmp_path, monkeypatch):
@@ -146,7 +170,7 @@ def test_no_to_a_check_in_goes_back_to_the_interrupted_form_or_the_menu():
     assert "Thank you for telling me" in texts(messages)
     assert [e["event"] for e in events] == ["slot", "followup"] and events[1]["name"] == "self_check_form"
     messages, events = run(actions.ActionCheckInDeclined(), make_tracker(intent="rather_not_say"))
-    assert "you don't have to say" in texts(messages) and messages[-1]["buttons"] == knowledge.menu_buttons()
+    assert "you don't have to say" in texts(messages) and messages[-1]["response"] == "utter_menu"
     assert events == []
 
 

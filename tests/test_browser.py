@@ -5,22 +5,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bot.paths import REPO_ROOT
 from bot.web.server import DEFAULT_EXIT_URL
 
-CHROMIUM = "/usr/bin/chromium"
 ARTEFACTS = REPO_ROOT / "results" / "browser"
 REPLY_TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -50,17 +50,83 @@ def test_rebuilding_steps_are_grouped():
     assert sum(len(g["steps"]) for g in groups) >= 10
 
 
-def test_self_check_has_8_to_10_items_matching_the_domain_slots_and_signs():
+def test_self_check_has_8_to_10_items_drawn_from_the_signs_asked_by_one_form_slot():
     items = knowledge.self_check_items()
     assert 8 <= len(items) <= 10
+    assert len({item["id"] for item in items}) == len(items)
     sign_ids = {s["id"] for group in knowledge.trust()["signs"].values() for s in group}
-    domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text())
-    form_slots = domain["forms"]["self_check_form"]["required_slots"]
-    assert form_slots == knowledge.self_check_slots()
+    causes = {c["kind"] for c in knowledge.trust()["causes"]} | set(knowledge.trust()["therapy"]["reasons"])
     for item in items:
-        assert item["sign"] in sign_ids
-        assert item["slot"] in domain["slots"]
-        assert f"action_ask_{item['slot']}" in domain["actions"]
+        assert item["sign"] in sign_ids and item["statement"].endswith(".")
+        assert item["tags"] and set(item["tags"]) <= causes, item["id"]
+    domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text())
+    assert domain["forms"]["self_check_form"]["required_slots"] == ["sc_answer"]
+    assert {"action_ask_sc_answer", "validate_self_check_form"} <= set(domain["actions"])
+    assert "{count}" in knowledge.self_check()["intro"] and str(len(items)) in knowledge.self_check_intro()
+
+
+def test_phrases_buttons_and_reasons_are_well_formed():
+    data = knowledge.trust()
+    assert all(isinstance(text, str) and text.strip() for text in data["phrases"].values())
+    for name in data["buttons"]:
+        for button in knowledge.buttons(name):
+            assert set(button) == {"title", "payload"} and button["payload"].startswith("/")
+    fits = {fit for modality in data["therapy"]["modalities"].values() for fit in modality["fits"]}
+    assert fits <= set(data["therapy"]["reasons"]) | {"starting_out"}
+    assert knowledge.phrase("signs_in_relationship", short="your family").endswith("your family:")
+
+
+def _sentences_in(path):
+    """String constants that read as English words (four or more), outside docstrings, log
+    calls, raised exceptions and API error bodies."""
+    import ast
+    import re
+
+    words = re.compile(r"^[A-Za-z][A-Za-z'’,;:.!? ()-]*$")
+    tree = ast.parse(path.read_text())
+    skipped = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                skipped.add(id(body[0].value))
+        name = ""
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        logging_or_errors = name in {"debug", "info", "warning", "error", "exception"} or name.endswith(("Error", "Exception"))
+        api_error = isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "error" for k in node.keys)
+        if logging_or_errors or api_error or name == "_error" or isinstance(node, ast.Raise):
+            skipped.update(id(sub) for sub in ast.walk(node))
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skipped
+        and words.match(node.value.strip())
+        and len(node.value.split()) >= 4
+    ]
+
+
+def test_no_sentence_a_person_reads_is_written_in_python():
+    """Replies come from domain responses or bot/knowledge/*.yml (and the safety and channel
+    YAML files), never from the actions or the code that builds replies."""
+    files = [
+        *(REPO_ROOT / "actions").glob("*.py"),
+        REPO_ROOT / "bot" / "knowledge.py",
+        REPO_ROOT / "bot" / "dialogue.py",
+        *(REPO_ROOT / "bot" / "channels").glob("*.py"),
+        *(REPO_ROOT / "bot" / "safety").glob("referral*.py"),
+        REPO_ROOT / "bot" / "safety" / "check_in.py",
+        REPO_ROOT / "bot" / "nlu" / "components.py",
+    ]
+    found = {str(path.relative_to(REPO_ROOT)): _sentences_in(path) for path in files}
+    assert {path: texts for path, texts in found.items() if texts} == {}
+    planted = REPO_ROOT / "results" / "planted_sentence.py"
+    planted.parent.mkdir(exist_ok=True)
+    planted.write_text('REPLY = "Which relationship is on your mind?"\n')
+    assert _sentences_in(planted) == ["Which relationship is on your mind?"]  # the check does catch one
+    planted.unlink()
 
 
 def test_signs_are_tailored_to_the_relationship():
@@ -82,10 +148,10 @@ def test_therapy_suggestions_follow_what_the_person_said():
 
 
 def test_self_check_reflection_is_gentle_and_never_a_diagnosis():
-    slots = knowledge.self_check_slots()
-    none = knowledge.self_check_reflection({s: False for s in slots})
-    some = knowledge.self_check_reflection({slots[0]: True, slots[1]: False})
-    many = knowledge.self_check_reflection({s: True for s in slots})
+    count = len(knowledge.self_check_items())
+    none = knowledge.self_check_reflection([False] * count)
+    some = knowledge.self_check_reflection([True, False])
+    many = knowledge.self_check_reflection([True] * count)
     assert "didn't recognise" in none
     assert "not a diagnosis" in some and knowledge.self_check_items()[0]["statement"] in some
     assert "therapist" in many

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 import yaml
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from bot.operator import store as operator_store
 from bot.operator.figures import review_rows
@@ -23,7 +23,6 @@ from bot.paths import REPO_ROOT
 from deploy.services import free_port, stop_processes, wait_for
 from tests.operator_seed import seed
 
-CHROMIUM = "/usr/bin/chromium"
 TOKEN = "operator-test-token"
 
 
@@ -163,14 +162,6 @@ def test_the_review_list_never_holds_a_crisis_or_check_in_turn(seeded, review_on
 
 
 # In a browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def total(page, key):

@@ -27,7 +27,7 @@ def postgres():
         yield server
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])  # PostgreSQL: an apt package
 def store_config(request, tmp_path):
     if request.param == "sqlite":
         return {"type": "bot.tracker_store.PrivateSQLTrackerStore", "dialect": "sqlite", "db": str(tmp_path / "var" / "t.db")}

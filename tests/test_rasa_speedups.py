@@ -190,3 +190,54 @@ def test_fixed_order_runs_every_task_after_its_inputs():
     assert order.index("a") < order.index("b") < order.index("c") < order.index("d")
     with pytest.raises(GraphRunError):
         rasa_speedups.execution_order({"a": (len, "b"), "b": (len, "a")})
+
+
+def test_installed_only_on_the_pinned_rasa_and_never_when_switched_off(monkeypatch, caplog):
+    import rasa
+
+    rasa_speedups.uninstall()
+    monkeypatch.setenv("TRUST_RASA_SPEEDUPS", "0")
+    assert not rasa_speedups.install() and not rasa_speedups.enabled()
+    assert jsonschema.validate is rasa_speedups._original_validate
+    monkeypatch.delenv("TRUST_RASA_SPEEDUPS")
+    monkeypatch.setattr(rasa, "__version__", "3.6.22")
+    assert not rasa_speedups.install() and not rasa_speedups.enabled()
+    assert "is not 3.6.21" in caplog.text and DaskGraphRunner.run is rasa_speedups._original_run
+    monkeypatch.setattr(rasa, "__version__", rasa_speedups.PINNED_RASA_VERSION)
+    assert rasa_speedups.install() and rasa_speedups.enabled()
+    assert jsonschema.validate is rasa_speedups.cached_validate and DaskGraphRunner.run is rasa_speedups.run_in_fixed_order
+    rasa_speedups.uninstall()
+    assert DaskGraphRunner._build_dask_graph is rasa_speedups._original_build_dask_graph
+
+
+def test_the_tracker_store_reads_and_saves_the_same_way_with_its_shortcuts_off(monkeypatch, tmp_path):
+    from rasa.shared.core.events import BotUttered
+
+    for switch in ("1", "0"):
+        monkeypatch.setenv("TRUST_RASA_SPEEDUPS", switch)
+        store = PrivateSQLTrackerStore(dialect="sqlite", db=str(tmp_path / f"store-{switch}.db"))
+        assert store._shortcuts is (switch == "1")
+        tracker = DialogueStateTracker.from_events("s", [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"})])
+        asyncio.run(store.save(tracker))
+        tracker.update(BotUttered("hello"))
+        asyncio.run(store.save(tracker))
+        assert store.count_events("s") == 3
+
+
+def test_the_project_starts_rasa_through_its_own_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    from bot.paths import REPO_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.rasa_cli", "--version"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)},
+        timeout=300,
+    )
+    assert result.returncode == 0 and "Rasa Version" in result.stdout and "3.6.21" in result.stdout
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "-m bot.rasa_cli" in makefile and "bot.rasa_cli" in (REPO_ROOT / "deploy" / "services.py").read_text()

@@ -148,12 +148,14 @@ def _make(*args, **env):
     )
 
 
+@pytest.mark.slow  # make run sets up first, which may train
 def test_make_run_refuses_a_network_bind_without_a_rest_token():
     process = _make("run", "TRUST_BIND=0.0.0.0")
     output, _ = process.communicate(timeout=600)
     assert process.returncode != 0 and "set TRUST_REST_TOKEN" in output
 
 
+@pytest.mark.slow
 def test_the_servers_of_make_run_listen_on_loopback_only(tmp_path):
     rasa_port, web_port = free_port(), free_port()
     if listening_addresses(5055):

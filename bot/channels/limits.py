@@ -24,8 +24,8 @@ from functools import lru_cache
 from typing import Callable
 
 # Characters read at all: more than Telegram allows (4,096). A disclosure in an over-long
-# message goes to the assistant whole, and its classifier takes ~0.4 s on 5,000 characters but
-# ~4 s on 20,000: this bound keeps one such message from stalling a Rasa process.
+# message goes to the assistant whole, and reading it grows with its length: this bound keeps
+# one such message from stalling a Rasa process (docs/benchmarks.md has the figures).
 MAX_TEXT_READ = 5_000
 MAX_TRACKED_SENDERS = 100_000
 

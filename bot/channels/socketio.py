@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -28,8 +29,17 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 
 from bot.channels.input_guard import clean_metadata, clean_text
 from bot.channels.safety_net import handle_with_safety_net
+from bot.safety import referral
+from bot.settings import web_origins
 
 logger = logging.getLogger(__name__)
+
+
+def default_origins() -> list[str]:
+    """The chat page's origins: `TRUST_WEB_ORIGINS` (set by `make run` from settings.mk, with
+    its WEB_PORT), else settings.mk's own."""
+    given = os.environ.get("TRUST_WEB_ORIGINS", "").split()
+    return given or web_origins()
 
 
 class SocketIOInput(RasaSocketIOInput):
@@ -39,7 +49,7 @@ class SocketIOInput(RasaSocketIOInput):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         credentials = credentials or {}
         channel = super().from_credentials(credentials)
-        channel.allowed_origins = list(credentials.get("allowed_origins") or [])
+        channel.allowed_origins = list(credentials.get("allowed_origins") or default_origins())
         return channel
 
     def __init__(self, *args: Any, allowed_origins: Optional[List[Text]] = None, **kwargs: Any) -> None:
@@ -69,7 +79,7 @@ class SocketIOInput(RasaSocketIOInput):
                 if not isinstance(sender_id, str) or not sender_id:
                     await sio.emit(
                         self.bot_message_evt,
-                        {"text": "Sorry, this chat lost its connection details. Please reload the page."},
+                        {"text": referral.messages()["lost_session"]},
                         room=sid,
                     )
                     return

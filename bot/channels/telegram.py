@@ -49,6 +49,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.input_guard import clean_metadata
 from bot.channels.safety_net import handle_with_safety_net
+from bot.safety import referral
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org"
 BUTTONS_PER_ROW = 2
 # Telegram commands mapped to the assistant's own payloads.
 COMMANDS = {"/start": "/greet", "/help": "/ask_capabilities", "/menu": "/show_menu"}
-NOT_TEXT_REPLY = "I can only read text messages. Could you type what you'd like to say?"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # What Telegram accepts as a secret_token (Bot API, setWebhook).
 SECRET_TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -211,7 +211,7 @@ class TelegramInput(RasaTelegramInput):
                 return  # channel posts, polls, membership changes: nothing to answer
             chat_id, user = msg.chat.id, msg.from_user
             if msg.text is None:
-                await out_channel.send_message(chat_id, NOT_TEXT_REPLY)
+                await out_channel.send_message(chat_id, referral.messages()["not_text"])
                 return
             text = msg.text.replace("/bot", "")
             command = text.split(" ", 1)[0].split("@", 1)[0]

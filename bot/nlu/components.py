@@ -41,10 +41,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import rasa_speedups
 from bot.safety.assess import get_assessor
-
-rasa_speedups.install()  # this module loads inside every Rasa server; see bot/rasa_speedups.py
 
 logger = logging.getLogger(__name__)
 
