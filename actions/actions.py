@@ -196,6 +196,8 @@ class ValidateSelfCheckForm(FormValidationAction):
         return "validate_self_check_form"
 
     def validate_sc_answer(self, slot_value, dispatcher, tracker, domain) -> dict:
+        if slot_value is None:  # emptied (by the start of a self-check, or by this action): no answer
+            return {}
         answers = list(tracker.get_slot("sc_answers") or []) + [bool(slot_value)]
         done = len(answers) >= len(knowledge.self_check_items())
         return {"sc_answers": answers, "sc_answer": slot_value if done else None}

@@ -72,6 +72,7 @@ def test_self_check_asks_each_question_in_turn_and_collects_the_answers():
     assert f"Here are {len(items)} short statements" in texts(messages)
     assert [(e["name"], e["value"]) for e in events] == [("sc_answers", []), ("sc_answer", None)]
     validate = actions.ValidateSelfCheckForm()
+    assert validate.validate_sc_answer(None, CollectingDispatcher(), make_tracker({"sc_answers": []}), {}) == {}
     answers: list = []
     for number, item in enumerate(items, start=1):
         messages, _ = run(actions.ActionAskSelfCheckAnswer(), make_tracker({"sc_answers": answers}))

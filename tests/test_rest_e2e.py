@@ -77,6 +77,21 @@ def test_crisis_inside_the_self_check_then_conversation_continues(server):
     assert "Signs" in json.dumps(send(server, sender, "I'm safe, keep talking")[1])
 
 
+def test_the_whole_self_check_with_an_aside_then_again_from_the_start(server):
+    sender = f"self-check-{uuid.uuid4().hex}"
+    assert "1/9" in text_of(send(server, sender, "/start_self_check")[1])
+    replies = text_of(send(server, sender, "thanks")[1])  # chit-chat inside the form, then the same question
+    assert "You're welcome" in replies and "1/9" in replies
+    replies = text_of(send(server, sender, "is online therapy any good?")[1])  # a FAQ inside the form
+    assert "from home" in replies and "1/9" in replies
+    for number, answer in enumerate(["yes", "no", "yes", "no", "no", "no", "yes", "yes"], start=2):
+        assert f"{number}/9" in text_of(send(server, sender, answer)[1])
+    reflection = text_of(send(server, sender, "no")[1])
+    assert "You said these sound like you" in reflection and "check someone's phone" in reflection
+    assert "let me down" not in reflection  # answered no
+    assert "1/9" in text_of(send(server, sender, "/start_self_check")[1])
+
+
 UNREADABLE_REPLY = "Could you say it another way"
 TOO_LONG_REPLY = "longer than I can read in one go"
 LONG_VENT = "My partner keeps lying to me about where he goes and I check his phone every night. " * 30
