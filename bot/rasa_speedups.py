@@ -5,7 +5,8 @@ How they are switched on: `install()`, called by `python -m bot.rasa_cli` (Rasa'
 line, with these installed first), which is how `make run`, the cluster, the benchmark and the
 end-to-end tests start Rasa. Plain `rasa ...` never loads them. `install()` does nothing, and
 says why in a warning, unless Rasa is exactly `PINNED_RASA_VERSION` (the private attributes
-below are those of that release); `TRUST_RASA_SPEEDUPS=0` turns them off. `make test` runs the
+below are those of that release); `TRUST_RASA_SPEEDUPS=0` turns them off (a list such as
+`ted,graph` installs only those, for measuring). `make test` runs the
 story tests both ways. What each is worth, measured: docs/benchmarks.md.
 
 1. `cached_validate` for `jsonschema.validate`. Rasa checks every action server response with
@@ -208,15 +209,30 @@ def run_in_fixed_order(runner: DaskGraphRunner, inputs: dict[str, Any] | None = 
     return dict(results[target] for target in run_targets)
 
 
+PATCHES = ("validate", "events", "ted", "graph")
+
+
+def chosen_patches() -> tuple[str, ...]:
+    """The patches `TRUST_RASA_SPEEDUPS` asks for: all when unset or 1, none when 0, else a
+    comma-separated list of PATCHES (for measuring one at a time)."""
+    value = os.environ.get(SWITCH, "1").strip()
+    if value == "1":
+        return PATCHES
+    if value == "0":
+        return ()
+    return tuple(name for name in PATCHES if name in {part.strip() for part in value.split(",")})
+
+
 def enabled() -> bool:
     """Whether the patches may be used here: not switched off, and Rasa is the pinned release.
     The tracker store's own shortcuts (bot/tracker_store.py) follow the same switch."""
-    return os.environ.get(SWITCH, "1") != "0" and rasa.__version__ == PINNED_RASA_VERSION
+    return bool(chosen_patches()) and rasa.__version__ == PINNED_RASA_VERSION
 
 
 def install() -> bool:
-    """Installs the four patches; returns whether they are installed."""
-    if os.environ.get(SWITCH, "1") == "0":
+    """Installs the chosen patches (all by default); returns whether any is installed."""
+    chosen = chosen_patches()
+    if not chosen:
         logger.info("Rasa speedups off (%s=0): Rasa runs as shipped.", SWITCH)
         return False
     if rasa.__version__ != PINNED_RASA_VERSION:
@@ -226,10 +242,14 @@ def install() -> bool:
             PINNED_RASA_VERSION,
         )
         return False
-    jsonschema.validate = cached_validate
-    Event.resolve_by_type = staticmethod(cached_resolve_by_type)  # type: ignore[method-assign]
-    DaskGraphRunner._build_dask_graph = build_dask_graph_deferring_ted  # type: ignore[method-assign]
-    DaskGraphRunner.run = run_in_fixed_order  # type: ignore[method-assign]
+    if "validate" in chosen:
+        jsonschema.validate = cached_validate
+    if "events" in chosen:
+        Event.resolve_by_type = staticmethod(cached_resolve_by_type)  # type: ignore[method-assign]
+    if "ted" in chosen:
+        DaskGraphRunner._build_dask_graph = build_dask_graph_deferring_ted  # type: ignore[method-assign]
+    if "graph" in chosen:
+        DaskGraphRunner.run = run_in_fixed_order  # type: ignore[method-assign]
     return True
 
 

@@ -241,3 +241,16 @@ def test_the_project_starts_rasa_through_its_own_command_line(tmp_path):
     assert result.returncode == 0 and "Rasa Version" in result.stdout and "3.6.21" in result.stdout
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "-m bot.rasa_cli" in makefile and "bot.rasa_cli" in (REPO_ROOT / "deploy" / "services.py").read_text()
+
+
+def test_the_switch_chooses_all_none_or_some_patches(monkeypatch):
+    for value, expected in [("1", rasa_speedups.PATCHES), ("0", ()), ("ted, graph", ("ted", "graph")), ("nonsense", ())]:
+        monkeypatch.setenv("TRUST_RASA_SPEEDUPS", value)
+        assert rasa_speedups.chosen_patches() == expected, value
+    monkeypatch.delenv("TRUST_RASA_SPEEDUPS")
+    assert rasa_speedups.chosen_patches() == rasa_speedups.PATCHES
+    monkeypatch.setenv("TRUST_RASA_SPEEDUPS", "graph")
+    rasa_speedups.uninstall()
+    assert rasa_speedups.install()
+    assert DaskGraphRunner.run is rasa_speedups.run_in_fixed_order and jsonschema.validate is rasa_speedups._original_validate
+    rasa_speedups.uninstall()
