@@ -257,18 +257,6 @@ class ActionCheckInDeclined(Action):
         return []
 
 
-class ActionControllingBehaviour(Action):
-    """Someone describes being watched, tracked, controlled or cut off: possibly abuse, not
-    their own trust issue. What coercive control is, gently, with the domestic-abuse lines."""
-
-    def name(self) -> Text:
-        return "action_controlling_behaviour"
-
-    def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text=referral.controlling_text(person_country(tracker)), buttons=referral.referral_buttons())
-        return []
-
-
 class ActionCrisisNumbers(Action):
     def name(self) -> Text:
         return "action_crisis_numbers"

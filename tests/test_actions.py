@@ -190,14 +190,3 @@ def test_the_interrupted_form_is_only_one_deactivated_in_this_turn():
     assert interrupted_form([loop, stopped, user_event("x", "crisis_check_in")]) is None
     assert interrupted_form([user_event("x", "crisis_check_in")]) is None
     assert interrupted_form([]) is None
-
-
-def test_controlling_behaviour_is_named_gently_with_the_domestic_abuse_lines_for_the_country():
-    tracker = make_tracker(text="he tracks my phone and controls my money", intent="concern_controlling", metadata={"country": "GB"})
-    messages, events = run(actions.ActionControllingBehaviour(), tracker)
-    text = texts(messages)
-    assert "coercive control" in text and "not your fault" in text and "0808 2000 247" in text and "999" in text
-    assert text.endswith("Are you safe right now?") and "/crisis_not_safe" in {b["payload"] for b in messages[0]["buttons"]}
-    assert "trust issues" not in text.lower() and events == []
-    messages, _ = run(actions.ActionControllingBehaviour(), make_tracker(metadata={"country": "AU"}))
-    assert "1800RESPECT" in texts(messages) and "000" in texts(messages)

@@ -156,10 +156,3 @@ def test_a_message_is_assessed_once_however_often_it_is_asked_about(monkeypatch)
     for _ in range(3):
         assessor("my girlfriend read my diary and I can't trust her")
     assert len(calls) == 1
-
-
-def test_controlling_behaviour_is_never_taught_as_an_ordinary_message():
-    from bot.safety.corpus import nlu_negative_families
-
-    names = {family.id for family in nlu_negative_families()}
-    assert names and not any("concern_controlling" in name or "crisis" in name for name in names)

@@ -129,18 +129,13 @@ def case_file_families() -> list[Family]:
     return families
 
 
-# NLU intents that are not ordinary messages: crisis, and controlling behaviour, which may be
-# abuse (the learned layer must not learn it as a negative).
-NOT_NEGATIVE_INTENTS = ("crisis", "concern_controlling")
-
-
 def nlu_negative_families() -> list[Family]:
-    """Ordinary messages from the NLU data (every intent but those above), five to a family."""
+    """Ordinary messages from the NLU data (every intent but crisis), five to a family."""
     families = []
     for path in sorted(NLU_DIR.glob("*.yml")):
         for block in load_yaml(path).get("nlu", []):
             intent = block.get("intent")
-            if not intent or intent.startswith(NOT_NEGATIVE_INTENTS) or "examples" not in block:
+            if not intent or intent.startswith("crisis") or "examples" not in block:
                 continue
             texts = [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
             texts = [t for t in texts if "[" not in t]  # annotated entity examples are repeats in other words

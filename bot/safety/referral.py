@@ -175,22 +175,6 @@ def numbers_text(kinds: Iterable[str], country: str | None) -> str:
     )
 
 
-def controlling_text(country: str | None) -> str:
-    """For controlling behaviour described by the person it is aimed at: what coercive control
-    is, gently, then the domestic-abuse services for their country and the emergency number."""
-    texts = messages()["controlling"]
-    return "\n\n".join(
-        [
-            texts["recognise"].strip(),
-            texts["what_it_is"].strip(),
-            texts["services_intro"].strip(),
-            service_lines(choose_services(["abuse"], country), country),
-            messages()["emergency_last"].format(emergency=emergency_text(country)),
-            messages()["safety_question"],
-        ]
-    )
-
-
 def not_safe_text(kinds: Iterable[str], country: str | None) -> str:
     """The reply to "no, I'm not safe": emergency services first, advice that fits what was
     disclosed (getting away from someone is not the same as staying away from means), then
