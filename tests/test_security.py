@@ -192,7 +192,7 @@ def test_the_telegram_channel_refuses_to_start_without_a_well_formed_secret():
 
 
 def test_bearer_tokens_are_compared_exactly():
-    from bot.channels.rest import has_bearer_token
+    from bot.credentials import has_bearer_token
 
     assert has_bearer_token("Bearer s3cret", "s3cret") and has_bearer_token("bearer  s3cret", "s3cret")
     for header in (None, "", "s3cret", "Bearer", "Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "Bearer é"):

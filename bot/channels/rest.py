@@ -14,7 +14,6 @@ Without one, `make run` keeps Rasa on 127.0.0.1 (docs/security.md).
 
 from __future__ import annotations
 
-import hmac
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -25,15 +24,10 @@ from sanic.response import HTTPResponse
 
 from bot.channels.input_guard import clean_metadata, clean_text
 from bot.channels.safety_net import handle_with_safety_net
+from bot.credentials import has_bearer_token
 
 MAX_SENDER_LENGTH = 128
 TOKEN_VARIABLE = "TRUST_REST_TOKEN"
-
-
-def has_bearer_token(authorization: Optional[Text], token: Text) -> bool:
-    """Constant-time check of an `Authorization: Bearer <token>` header."""
-    scheme, _, given = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def _error(reason: str, status: int = 400) -> HTTPResponse:

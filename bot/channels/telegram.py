@@ -31,7 +31,6 @@ What it changes from Rasa's own:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
@@ -49,6 +48,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.input_guard import clean_metadata
 from bot.channels.safety_net import handle_with_safety_net
+from bot.credentials import same_secret
 from bot.safety import referral
 
 logger = logging.getLogger(__name__)
@@ -64,11 +64,6 @@ MISSING_SECRET = (
     "The Telegram channel needs a secret_token in credentials.yml (1-256 letters, digits, _ or -), "
     "so that only Telegram can post to its webhook. `make telegram-secret` makes one."
 )
-
-
-def matches_secret(given: Optional[Text], secret: Text) -> bool:
-    """Constant-time comparison of a request's secret header with ours."""
-    return given is not None and hmac.compare_digest(given.encode(), secret.encode())
 
 
 class TelegramOutput(RasaTelegramOutput):
@@ -143,7 +138,7 @@ class TelegramInput(RasaTelegramInput):
         return bool(await channel.request("setWebhook", {"url": self.webhook_url, "secret_token": self.secret_token}))
 
     def _from_telegram(self, request: Request) -> bool:
-        if matches_secret(request.headers.get(SECRET_HEADER), self.secret_token):
+        if same_secret(request.headers.get(SECRET_HEADER), self.secret_token):
             return True
         self.rejected_updates += 1
         return False

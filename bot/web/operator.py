@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 import sqlalchemy as sa
 import yaml
 
+from bot.credentials import bearer_token, same_secret
 from bot.operator.figures import PERIODS, daily_csv, figures, review_rows, set_label
 from bot.operator.page import login_page, render
 from bot.paths import REPO_ROOT
@@ -59,11 +60,8 @@ class OperatorPages:
         return hmac.new(self.token.encode(), b"operator-page-session", hashlib.sha256).hexdigest()
 
     def _signed_in(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
-        given = [query.get("token", [""])[0]]
-        scheme, _, bearer = (headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() == "bearer":
-            given.append(bearer.strip())
-        if any(g and hmac.compare_digest(g.encode(), self.token.encode()) for g in given):
+        given = [query.get("token", [""])[0], bearer_token(headers.get("Authorization"))]
+        if any(same_secret(g, self.token) for g in given):
             return True
         cookie = SimpleCookie()
         try:
@@ -71,7 +69,7 @@ class OperatorPages:
         except Exception:  # a malformed Cookie header is no session
             return False
         value = cookie[COOKIE].value if COOKIE in cookie else ""
-        return bool(value) and hmac.compare_digest(value.encode(), self._session_value().encode())
+        return same_secret(value, self._session_value())
 
     def _cookie(self) -> str:
         return f"{COOKIE}={self._session_value()}; Path=/operator; HttpOnly; SameSite=Strict"
@@ -109,7 +107,7 @@ class OperatorPages:
         form = parse_qs(body.decode("utf-8", errors="replace")) if method == "POST" else {}
         if method == "POST" and path == "/operator/sign-in":
             token = form.get("token", [""])[0]
-            if token and hmac.compare_digest(token.encode(), self.token.encode()):
+            if same_secret(token, self.token):
                 return self._redirect("/operator", {"Set-Cookie": self._cookie()})
             return self._html(HTTPStatus.UNAUTHORIZED, login_page(failed=True))
         if not self._signed_in(query, headers):
