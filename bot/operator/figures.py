@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.operator.store import DAY_SECONDS, REVIEW_OUTCOMES, conversations, turns
+from bot.operator.store import DAY_SECONDS, REVIEW_OUTCOMES, conversations, event_text, turn_event_data, turns
 
 PERIODS = (7, 30, 90)
 # A conversation idle this long has ended, for "where conversations end".
@@ -163,21 +163,12 @@ def review_rows(engine: sa.engine.Engine, with_text: bool, limit: int = REVIEW_R
                 turns.c.confidence,
                 turns.c.outcome,
                 turns.c.label,
+                (turn_event_data() if with_text else sa.null()).label("data"),
             )
             .where(turns.c.outcome.in_(REVIEW_OUTCOMES))
             .order_by(turns.c.at.desc())
             .limit(limit)
         ).all()
-        texts = {}
-        if with_text and rows:
-            events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"), sa.column("data"))
-            for row in rows:
-                data = connection.execute(
-                    sa.select(events.c.data)
-                    .where(events.c.sender_id == row.sender_id, events.c.type_name == "user", events.c.timestamp == row.at)
-                    .limit(1)
-                ).scalar()
-                texts[row.id] = (json.loads(data).get("text") or "") if data else ""
     return [
         {
             "id": row.id,
@@ -187,7 +178,7 @@ def review_rows(engine: sa.engine.Engine, with_text: bool, limit: int = REVIEW_R
             "confidence": None if row.confidence is None else round(float(row.confidence), 2),
             "outcome": row.outcome,
             "label": row.label,
-            **({"text": texts.get(row.id, "")} if with_text else {}),
+            **({"text": event_text(row.data)} if with_text else {}),
         }
         for row in rows
     ]

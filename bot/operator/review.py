@@ -10,13 +10,12 @@ into data/nlu/: it is not read by training.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.operator.store import REVIEW_OUTCOMES, turns
+from bot.operator.store import REVIEW_OUTCOMES, event_text, turn_event_data, turns
 
 HEADER = (
     "# Candidates from real conversations, labelled on the operator page.\n"
@@ -26,21 +25,15 @@ HEADER = (
 
 def labelled_examples(engine: sa.engine.Engine) -> dict[str, list[str]]:
     """intent -> the texts of the review rows labelled with it, oldest first."""
-    events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"), sa.column("data"))
     query = (
-        sa.select(turns.c.label, events.c.data)
-        .select_from(
-            turns.join(
-                events, sa.and_(events.c.sender_id == turns.c.sender_id, events.c.type_name == "user", events.c.timestamp == turns.c.at)
-            )
-        )
+        sa.select(turns.c.label, turn_event_data())
         .where(turns.c.label.is_not(None), turns.c.outcome.in_(REVIEW_OUTCOMES))
         .order_by(turns.c.at)
     )
     examples: dict[str, list[str]] = defaultdict(list)
     with engine.connect() as connection:
         for label, data in connection.execute(query):
-            text = " ".join(str(json.loads(data).get("text") or "").split())
+            text = " ".join(event_text(data).split())
             if text and text not in examples[label]:
                 examples[label].append(text)
     return dict(sorted(examples.items()))

@@ -9,6 +9,7 @@ is deleted or ages out (`delete_senders`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -59,6 +60,25 @@ conversations = sa.Table(
     sa.Column("last_at", sa.Float, nullable=False, index=True),
     sa.Column("last_step", sa.String(255)),  # the assistant's last action: where the person left
 )
+
+
+# Rasa's own events table (SQLTrackerStore), only the columns read here: a turn's text stays there.
+rasa_events = sa.table("events", sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"), sa.column("data"))
+
+
+def turn_event_data() -> Any:
+    """Rasa's stored JSON of the user event a row of `turns` stands for, as a column expression."""
+    return (
+        sa.select(rasa_events.c.data)
+        .where(rasa_events.c.sender_id == turns.c.sender_id, rasa_events.c.type_name == "user", rasa_events.c.timestamp == turns.c.at)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def event_text(data: str | None) -> str:
+    """The text of a stored user event's JSON ("" when there is none)."""
+    return (json.loads(data).get("text") or "") if data else ""
 
 
 @dataclass(frozen=True)
