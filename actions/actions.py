@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -331,13 +332,11 @@ class ActionAnswerAside(Action):
         return events
 
 
+@lru_cache(maxsize=1)
 def actions_by_name() -> dict[str, type]:
-    """The custom actions of this module by their domain name."""
-    found = {}
-    for value in list(globals().values()):
-        if isinstance(value, type) and issubclass(value, Action) and value.__module__ == __name__:
-            try:
-                found[value().name()] = value
-            except TypeError:  # abstract bases
-                continue
-    return found
+    """The custom actions of this module by their domain name (worked out once)."""
+    return {
+        value().name(): value
+        for value in list(globals().values())
+        if isinstance(value, type) and issubclass(value, Action) and value.__module__ == __name__
+    }
