@@ -13,14 +13,10 @@ import uuid
 import pytest
 
 from bot.paths import REPO_ROOT
-from bot.tracker_store import PrivateSQLTrackerStore
 from deploy.services import free_port, listening_addresses, wait_for
 from tests.servers import post
+from tests.test_production import stored_events
 from tests.test_telegram import exchange, text_update
-
-
-def stored_events(assistant, sender):
-    return PrivateSQLTrackerStore(dialect="sqlite", db=str(assistant.tracker_db)).count_events(sender)
 
 
 def outward_address():

@@ -39,7 +39,7 @@ def _legend(names: Sequence[str]) -> str:
     return f'<ul class="legend" aria-hidden="true">{items}</ul>' if len(names) > 1 else ""
 
 
-def daily_chart(chart_id: str, title: str, dates: Sequence[str], series: dict[str, Sequence[int]]) -> tuple[str, str, int]:
+def daily_chart(title: str, dates: Sequence[str], series: dict[str, Sequence[int]]) -> tuple[str, str, int]:
     """Stacked bars, one a day."""
     names = list(series) or ["none"]
     totals = [sum(series[n][i] for n in series) for i in range(len(dates))]
@@ -98,7 +98,7 @@ def ranked_chart(title: str, items: Sequence[Sequence[Any]], label: str) -> tupl
 
 def _daily_figure(chart_id: str, title: str, total_key: str, figures: dict[str, Any], series: dict[str, list[int]], note: str = "") -> str:
     dates = [d["date"] for d in figures["daily"]]
-    svg, table, total = daily_chart(chart_id, title, dates, series)
+    svg, table, total = daily_chart(title, dates, series)
     return _figure(chart_id, title, total_key, total, svg, table, note)
 
 
