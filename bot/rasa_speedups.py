@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any, Iterable
 
 import jsonschema
@@ -52,6 +51,8 @@ from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Eve
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 
+from bot.speedup_switch import PATCHES, PINNED_RASA_VERSION, SWITCH, chosen_patches, enabled  # noqa: F401 - re-exported
+
 _original_validate = jsonschema.validate
 _validators: dict[str, Any] = {}
 _original_resolve_by_type = Event.resolve_by_type
@@ -59,8 +60,6 @@ _event_classes: dict[str, type[Event]] = {}
 _original_build_dask_graph = DaskGraphRunner._build_dask_graph
 _original_run = DaskGraphRunner.run
 PREDICT_FN = "predict_action_probabilities"
-PINNED_RASA_VERSION = "3.6.21"
-SWITCH = "TRUST_RASA_SPEEDUPS"
 logger = logging.getLogger(__name__)
 
 
@@ -207,26 +206,6 @@ def run_in_fixed_order(runner: DaskGraphRunner, inputs: dict[str, Any] | None = 
     except RuntimeError as error:
         raise GraphRunError("Error running runner.") from error
     return dict(results[target] for target in run_targets)
-
-
-PATCHES = ("validate", "events", "ted", "graph")
-
-
-def chosen_patches() -> tuple[str, ...]:
-    """The patches `TRUST_RASA_SPEEDUPS` asks for: all when unset or 1, none when 0, else a
-    comma-separated list of PATCHES (for measuring one at a time)."""
-    value = os.environ.get(SWITCH, "1").strip()
-    if value == "1":
-        return PATCHES
-    if value == "0":
-        return ()
-    return tuple(name for name in PATCHES if name in {part.strip() for part in value.split(",")})
-
-
-def enabled() -> bool:
-    """Whether the patches may be used here: not switched off, and Rasa is the pinned release.
-    The tracker store's own shortcuts (bot/tracker_store.py) follow the same switch."""
-    return bool(chosen_patches()) and rasa.__version__ == PINNED_RASA_VERSION
 
 
 def install() -> bool:

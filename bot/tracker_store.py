@@ -16,7 +16,7 @@ endpoints.yml:
   day, channel, intent, what the assistant did; no text), and deleting a conversation deletes
   its summaries too. A failure there is logged and never fails the turn.
 
-Where it overrides Rasa's SQLTrackerStore internals (only while `bot.rasa_speedups.enabled()`:
+Where it overrides Rasa's SQLTrackerStore internals (only while `bot.speedup_switch.enabled()`:
 Rasa exactly 3.6.21 and `TRUST_RASA_SPEEDUPS` not 0; otherwise Rasa's own methods run):
 - `_retrieve`: Rasa builds an ORM query with a subquery for the latest session on every read.
   This runs the same query (events of the sender since its latest `session_started`, in id
@@ -45,7 +45,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import rasa_speedups
+from bot import speedup_switch
 from bot.operator import store as operator_store
 
 FORGET_ACTION = "utter_conversation_deleted"
@@ -79,7 +79,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         if dialect == "sqlite" and db not in ("", ":memory:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(*args, dialect=dialect, db=db, **kwargs)
-        self._shortcuts = rasa_speedups.enabled()
+        self._shortcuts = speedup_switch.enabled()
         if dialect == "sqlite" and self._shortcuts:
             self._pool_sqlite_connections()
         operator_store.create_tables(self.engine)
