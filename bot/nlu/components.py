@@ -1,5 +1,9 @@
 """Rasa NLU graph components of the project.
 
+- `SentenceEncoderFeaturizer` gives each message the sentence encoder's vector
+  (all-MiniLM-L6-v2, bot/encoder.py) as a dense sentence feature, so DIET starts from a model
+  that knows English instead of learning it from the training sentences alone. The encoding is
+  the crisis layer's (bot/safety/classifier.py): one encoder run a message serves both.
 - `VocabularyEntityExtractor` turns the entities of the project's spaCy pipeline (its entity
   ruler, built from bot/knowledge/vocabulary.yml) into Rasa entities: `relationship`,
   `modality`, `cause` and `country`, each with its normalised value.
@@ -25,6 +29,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_CONFIDENCE,
@@ -40,8 +45,12 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.encoder import get_encoder
+from bot.relationships import Mention, main_mention, person_word
 from bot.safety.assess import get_assessor
+from bot.safety.classifier import encode_messages, get_learned_layer
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +62,9 @@ LONGEST_WORD = 60
 CRISIS_KIND_ENTITY = "crisis_kind"
 CRISIS_ABOUT_ENTITY = "crisis_about"
 CRISIS_CHILD_ENTITY = "crisis_child"
-VOCABULARY_LABELS = ("relationship", "modality", "cause", "country")
+RELATIONSHIP = "relationship"
+PERSON_ENTITY = "person"
+VOCABULARY_LABELS = (RELATIONSHIP, "modality", "cause", "country")
 
 
 def _entity(name: str, value: str, start: int, end: int, extractor: str) -> Dict[Text, Any]:
@@ -89,20 +100,79 @@ class _UntrainedComponent(GraphComponent):
         return cls(config)
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class VocabularyEntityExtractor(_UntrainedComponent):
-    """Entities from the spaCy pipeline's entity ruler, with the ruler's id as the value."""
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
+    """The sentence encoder's vector of the message text as a dense sentence feature."""
+
+    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+        super().__init__(name, config)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceEncoderFeaturizer":
+        return cls(config, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to configure beyond the featurizer alias."""
+
+    def _add(self, message: Message, vector: Any) -> None:
+        self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
 
     def process(self, messages: List[Message]) -> List[Message]:
+        layer = get_learned_layer()
+        for message in messages:
+            self._add(message, layer.encoded(message.get(TEXT) or "").sentence_vector())
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        examples = [m for m in training_data.training_examples if m.get(TEXT) is not None]
+        encoded = encode_messages(get_encoder(), [m.get(TEXT) for m in examples])
+        for message, encoding in zip(examples, encoded):
+            self._add(message, encoding.sentence_vector())
+        return training_data
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class VocabularyEntityExtractor(_UntrainedComponent):
+    """Entities from the spaCy pipeline's entity ruler, with the ruler's id as the value. Of the
+    relationships a message names, only the one it is about is kept (bot/relationships.py), with
+    the writer's own word for that person as the `person` entity."""
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        name = self.__class__.__name__
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
             if doc is None:
                 continue
             found = [
-                _entity(ent.label_, ent.ent_id_, ent.start_char, ent.end_char, self.__class__.__name__)
+                _entity(ent.label_, ent.ent_id_, ent.start_char, ent.end_char, name)
                 for ent in doc.ents
-                if ent.label_ in VOCABULARY_LABELS and ent.ent_id_
+                if ent.label_ in VOCABULARY_LABELS and ent.label_ != RELATIONSHIP and ent.ent_id_
             ]
+            mentions = [
+                Mention(
+                    kind=ent.ent_id_,
+                    text=ent.text,
+                    start=ent.start_char,
+                    word_before=doc[ent.start - 1].text if ent.start > 0 else "",
+                    word_after=doc[ent.end].text if ent.end < len(doc) else "",
+                )
+                for ent in doc.ents
+                if ent.label_ == RELATIONSHIP and ent.ent_id_
+            ]
+            main = main_mention(mentions)
+            if main is not None:
+                end = main.start + len(main.text)
+                found.append(_entity(RELATIONSHIP, main.kind, main.start, end, name))
+                person = person_word(main)
+                if person:
+                    found.append(_entity(PERSON_ENTITY, person, main.start, end, name))
             if found:
                 message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
         return messages

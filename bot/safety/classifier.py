@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from bot.encoder import SentenceEncoder, get_encoder, pool
+from bot.encoder import WIDTH, SentenceEncoder, TokenStates, get_encoder, pool
 from bot.paths import REPO_ROOT
 
 CLASSIFIER_FILE = REPO_ROOT / "models" / "crisis_classifier.npz"
@@ -38,6 +40,7 @@ WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this
 CHUNK_WORDS = 100  # sentences are encoded together, up to this many words a pass
 MAX_UNITS = 240
 NEIGHBOURS = 3
+REMEMBERED = 64  # messages whose encoding is kept
 
 
 def _sentences(text: str) -> list[str]:
@@ -105,24 +108,52 @@ def message_units(text: str) -> list[str]:
     return [unit.text for unit in split_message(text)[1]]
 
 
+@dataclass(frozen=True)
+class EncodedMessage:
+    """One encoder pass per chunk of a message, read two ways: the crisis layer's unit vectors
+    and the message's sentence vector (the NLU's dense feature, bot/nlu/components.py)."""
+
+    chunks: list[str]
+    units: list[Unit]
+    passes: list[TokenStates]
+
+    def unit_vectors(self) -> np.ndarray:
+        """One vector per unit: a unit spanning its whole chunk is that chunk's sentence vector,
+        [CLS] and [SEP] included (so a one-sentence message reads exactly as `encoder.encode`
+        would); a shorter unit is the mean of its own word pieces' states."""
+        vectors = []
+        for unit in self.units:
+            states = self.passes[unit.chunk]
+            if unit.start == 0 and unit.end == len(self.chunks[unit.chunk]):
+                vectors.append(pool(states.states))
+                continue
+            inside = [i for i, (start, end) in enumerate(states.offsets) if end > start and start >= unit.start and end <= unit.end]
+            vectors.append(pool(states.states[inside]) if inside else np.zeros(WIDTH, np.float32))
+        return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, WIDTH), dtype=np.float32)
+
+    def sentence_vector(self) -> np.ndarray:
+        """The whole message's vector: the mean of every chunk's token states, L2-normalised
+        (for a message of up to CHUNK_WORDS words, exactly `encoder.encode`'s vector)."""
+        if not self.passes:
+            return np.zeros(WIDTH, dtype=np.float32)
+        return pool(np.concatenate([p.states for p in self.passes])).astype(np.float32)
+
+
+def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedMessage]:
+    """Encodes several messages, their chunks batched together."""
+    split = [split_message(text) for text in texts]
+    every_chunk = [chunk for chunks, _ in split for chunk in chunks]
+    passes = encoder.token_states(every_chunk) if every_chunk else []
+    encoded, position = [], 0
+    for chunks, units in split:
+        encoded.append(EncodedMessage(chunks, units, passes[position : position + len(chunks)]))
+        position += len(chunks)
+    return encoded
+
+
 def unit_vectors(encoder: SentenceEncoder, text: str) -> np.ndarray:
-    """One vector per unit of the message, pooled from one encoder pass per chunk: a unit
-    spanning its whole chunk is that chunk's sentence vector, [CLS] and [SEP] included (so a
-    one-sentence message reads exactly as `encoder.encode` would); a shorter unit is the mean
-    of its own word pieces' states."""
-    chunk_texts, units = split_message(text)
-    if not units:
-        return np.zeros((0, encoder.dimension), dtype=np.float32)
-    passes = encoder.token_states(chunk_texts)
-    vectors = []
-    for unit in units:
-        states = passes[unit.chunk]
-        if unit.start == 0 and unit.end == len(chunk_texts[unit.chunk]):
-            vectors.append(pool(states.states))
-            continue
-        inside = [i for i, (start, end) in enumerate(states.offsets) if end > start and start >= unit.start and end <= unit.end]
-        vectors.append(pool(states.states[inside]) if inside else np.zeros(encoder.dimension, np.float32))
-    return np.stack(vectors).astype(np.float32)
+    """The vectors of a message's units (see EncodedMessage.unit_vectors)."""
+    return encode_messages(encoder, [text])[0].unit_vectors()
 
 
 def _top_mean(similarities: np.ndarray, k: int) -> np.ndarray:
@@ -206,14 +237,30 @@ class CrisisClassifier:
 
 
 class LearnedLayer:
-    """The encoder and the classifier together: text in, reading out."""
+    """The encoder and the classifier together: text in, reading out. It remembers the
+    encoding of its last few messages, so the NLU's featurizer and the crisis layer (and a
+    channel that reads a message before the pipeline does) run the encoder once a message."""
 
     def __init__(self, encoder: SentenceEncoder, classifier: CrisisClassifier) -> None:
         self.encoder = encoder
         self.classifier = classifier
+        self._recent: OrderedDict[str, EncodedMessage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encoded(self, text: str) -> EncodedMessage:
+        with self._lock:
+            if text in self._recent:
+                self._recent.move_to_end(text)
+                return self._recent[text]
+        found = encode_messages(self.encoder, [text])[0]
+        with self._lock:
+            self._recent[text] = found
+            while len(self._recent) > REMEMBERED:
+                self._recent.popitem(last=False)
+        return found
 
     def read(self, text: str) -> ClassifierReading:
-        return self.classifier.read(unit_vectors(self.encoder, text))
+        return self.classifier.read(self.encoded(text).unit_vectors())
 
 
 @lru_cache(maxsize=1)
