@@ -25,11 +25,20 @@ def _in_form(tracker: Tracker) -> bool:
     return bool(tracker.active_loop_name)
 
 
-def _send_with_menu(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
-    """Content followed by the menu, except inside a form (the form asks its own question)."""
-    dispatcher.utter_message(text=text)
+def _send_page(dispatcher: CollectingDispatcher, tracker: Tracker, page: knowledge.Page) -> List[EventType]:
+    """A page of a long answer: its bubbles, then its question and next steps, except inside a
+    form (the form asks its own question). Remembers what "Tell me more" continues with."""
+    return _send_bubbles(dispatcher, tracker, page.bubbles, page.question, page.buttons) + [SlotSet("more_topic", page.next_page)]
+
+
+def _send_bubbles(
+    dispatcher: CollectingDispatcher, tracker: Tracker, bubbles: List[str], question: str, buttons: List[dict]
+) -> List[EventType]:
+    for bubble in bubbles:
+        dispatcher.utter_message(text=bubble)
     if not _in_form(tracker):
-        dispatcher.utter_message(response=MENU)
+        dispatcher.utter_message(text=question, buttons=buttons)
+    return []
 
 
 def _latest_entities(tracker: Tracker, name: str) -> List[str]:
@@ -58,14 +67,39 @@ class ActionAskRelationship(Action):
         return []
 
 
-class ActionAcknowledgeConcern(Action):
+class _Acknowledge:
+    """Says back in one sentence what the person described, then asks one question. (A mixin,
+    not an Action: the action server registers every Action subclass it finds.)"""
+
+    whose = "mine"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        person = next(iter(_latest_entities(tracker, "person")), None)
+        causes = _latest_entities(tracker, "cause")
+        dispatcher.utter_message(text=knowledge.reflection(self.whose, tracker.get_slot("relationship"), person, causes))
+        question, buttons = knowledge.reflection_question(self.whose)
+        if not _in_form(tracker):
+            dispatcher.utter_message(text=question, buttons=buttons)
+        return []
+
+
+class ActionAcknowledgeConcern(_Acknowledge, Action):
     def name(self) -> Text:
         return "action_acknowledge_concern"
 
-    def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text=knowledge.acknowledgement(tracker.get_slot("relationship")))
-        dispatcher.utter_message(response=MENU, text=knowledge.phrase("after_acknowledgement"))
-        return []
+
+class ActionAcknowledgeDistrusted(_Acknowledge, Action):
+    whose = "distrusted"
+
+    def name(self) -> Text:
+        return "action_acknowledge_distrusted"
+
+
+class ActionAcknowledgeSomeoneElse(_Acknowledge, Action):
+    whose = "someone_else"
+
+    def name(self) -> Text:
+        return "action_acknowledge_someone_else"
 
 
 class ActionShowMenu(Action):
@@ -77,40 +111,80 @@ class ActionShowMenu(Action):
         return []
 
 
-class ActionExplainTrustIssues(Action):
+class _ShowTopic:
+    """The first page of a topic of bot/knowledge/trust.yml (a mixin, like _Acknowledge)."""
+
+    topic = ""
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        causes = _all_user_entities(tracker, "cause")
+        return _send_page(dispatcher, tracker, knowledge.topic_page(self.topic, 0, tracker.get_slot("relationship"), causes))
+
+
+class ActionExplainTrustIssues(_ShowTopic, Action):
+    topic = "about"
+
     def name(self) -> Text:
         return "action_explain_trust_issues"
 
-    def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        _send_with_menu(dispatcher, tracker, knowledge.explain_trust_issues())
-        return []
+
+class ActionShowImpact(_ShowTopic, Action):
+    topic = "impact"
+
+    def name(self) -> Text:
+        return "action_show_impact"
 
 
-class ActionShowSigns(Action):
+class ActionShowSigns(_ShowTopic, Action):
+    topic = "signs"
+
     def name(self) -> Text:
         return "action_show_signs"
 
-    def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        _send_with_menu(dispatcher, tracker, knowledge.signs_text(tracker.get_slot("relationship")))
-        return []
 
+class ActionShowCauses(_ShowTopic, Action):
+    topic = "causes"
 
-class ActionShowCauses(Action):
     def name(self) -> Text:
         return "action_show_causes"
 
-    def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        _send_with_menu(dispatcher, tracker, knowledge.causes_text())
-        return []
 
+class ActionShowRebuild(_ShowTopic, Action):
+    topic = "rebuild"
 
-class ActionShowRebuild(Action):
     def name(self) -> Text:
         return "action_show_rebuild"
 
+
+class ActionShowRepair(_ShowTopic, Action):
+    topic = "repair"
+
+    def name(self) -> Text:
+        return "action_show_repair"
+
+
+class ActionShowSupport(_ShowTopic, Action):
+    topic = "support"
+
+    def name(self) -> Text:
+        return "action_show_support"
+
+
+class ActionTellMore(Action):
+    """The next page of the topic last shown (or of the one a "Tell me more" button names)."""
+
+    def name(self) -> Text:
+        return "action_tell_more"
+
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        _send_with_menu(dispatcher, tracker, knowledge.rebuild_text())
-        return []
+        marker = next(iter(_latest_entities(tracker, "more_topic")), None) or tracker.get_slot("more_topic")
+        found = knowledge.parse_page_marker(marker)
+        if found is None:
+            dispatcher.utter_message(response=MENU, text=knowledge.guided_phrase("nothing_more"))
+            return []
+        topic, index = found
+        causes = _all_user_entities(tracker, "cause")
+        return _send_page(dispatcher, tracker, knowledge.topic_page(topic, index, tracker.get_slot("relationship"), causes))
 
 
 class ActionShowTherapy(Action):
@@ -118,9 +192,22 @@ class ActionShowTherapy(Action):
         return "action_show_therapy"
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(text=knowledge.therapy_overview())
-        if not _in_form(tracker):
-            dispatcher.utter_message(text=knowledge.phrase("therapy_more"), buttons=knowledge.therapy_buttons())
+        question = knowledge.guided_phrase("therapy_question")
+        return _send_bubbles(dispatcher, tracker, knowledge.therapy_overview(), question, knowledge.therapy_buttons())
+
+
+class ActionControllingBehaviour(Action):
+    """Controlling behaviour described as done to the person: what coercive control is, gently,
+    with the domestic abuse line for their country."""
+
+    def name(self) -> Text:
+        return "action_controlling_behaviour"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        text, support, buttons = knowledge.controlling_reply()
+        lines = referral.abuse_lines(person_country(tracker))
+        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=f"{support}\n{lines}", buttons=[] if _in_form(tracker) else buttons)
         return []
 
 
@@ -130,11 +217,11 @@ class ActionExplainModality(Action):
 
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
         modality = next(iter(_latest_entities(tracker, "modality")), None) or tracker.get_slot("modality")
-        text = knowledge.modality_text(modality)
-        if text is None:
+        bubbles = knowledge.modality_text(modality)
+        if bubbles is None:
             dispatcher.utter_message(text=knowledge.phrase("modality_which"), buttons=knowledge.therapy_buttons())
             return []
-        _send_with_menu(dispatcher, tracker, text)
+        _send_bubbles(dispatcher, tracker, bubbles, knowledge.guided_phrase("modality_question"), knowledge.guided_buttons("modality"))
         return [SlotSet("modality", modality)]
 
 
@@ -145,8 +232,8 @@ class ActionSuggestTherapy(Action):
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
         causes = _all_user_entities(tracker, "cause") + knowledge.self_check_tags(tracker.get_slot("sc_answers"))
         suggestions = knowledge.suggest_therapies(tracker.get_slot("relationship"), causes, tracker.get_slot("in_person_hard"))
-        _send_with_menu(dispatcher, tracker, knowledge.suggestion_text(suggestions))
-        return []
+        question = knowledge.guided_phrase("suggestion_question")
+        return _send_bubbles(dispatcher, tracker, knowledge.suggestion_text(suggestions), question, knowledge.guided_buttons("suggestion"))
 
 
 class ActionAskInPersonHard(Action):

@@ -12,6 +12,10 @@ from bot.yaml_data import load_yaml
 TRUST_FILE = KNOWLEDGE_DIR / "trust.yml"
 SELF_CHECK_FILE = KNOWLEDGE_DIR / "self_check.yml"
 RELATIONSHIP_KINDS = ("romantic", "friendship", "family", "work")
+# A turn is at most PAGE_BUBBLES bubbles of content of about BUBBLE_WORDS words, then one question.
+BUBBLE_WORDS = 75
+PAGE_BUBBLES = 2
+TOPICS = ("about", "impact", "signs", "causes", "rebuild", "repair", "support")
 
 
 def trust() -> dict[str, Any]:
@@ -57,43 +61,96 @@ def buttons(name: str) -> list[dict[str, str]]:
     return [dict(button) for button in (found if isinstance(found, list) else [found])]
 
 
-def explain_trust_issues() -> str:
-    about = trust()["about"]
-    return "\n\n".join([about["definition"], about["versus_caution"], about["versus_paranoia"], about["not_a_diagnosis"]])
+def _glue_headings(items: list[str]) -> list[str]:
+    """An item ending with a colon is a heading: it goes in one bubble with the item after it."""
+    glued: list[str] = []
+    for item in items:
+        if glued and glued[-1].endswith(":"):
+            glued[-1] = f"{glued[-1]}\n{item}"
+        else:
+            glued.append(item)
+    return glued
 
 
-def signs_text(relationship: str | None) -> str:
-    """General signs, plus the signs for the relationship kind when it is known."""
+def pack_bubbles(items: list[str], limit: int = BUBBLE_WORDS) -> list[str]:
+    """Items in bubbles of at most `limit` words (an item longer than that has one to itself),
+    lines within a bubble joined by line breaks."""
+    bubbles: list[list[str]] = []
+    for item in _glue_headings(items):
+        if bubbles and len(" ".join(bubbles[-1] + [item]).split()) <= limit:
+            bubbles[-1].append(item)
+        else:
+            bubbles.append([item])
+    return ["\n".join(bubble) for bubble in bubbles]
+
+
+def _steps(groups: list[dict[str, Any]]) -> list[str]:
+    return [f"{group['title']}:\n{_bullets(group['steps'])}" for group in groups]
+
+
+def topic_items(topic: str, relationship: str | None = None, causes: Iterable[str] = ()) -> list[str]:
+    """The paragraphs and points of a topic, in the order they are given."""
     data = trust()
-    parts = []
-    if relationship in data["signs"] and relationship != "general":
-        parts.append(phrase("signs_in_relationship", short=data["relationship_kinds"][relationship]["short"]))
-        parts.append(_bullets(f"{s['title']}: {s['text']}" for s in data["signs"][relationship]))
-        parts.append(phrase("signs_in_any_relationship"))
-    else:
-        parts.append(phrase("signs_common"))
-    parts.append(_bullets(f"{s['title']}: {s['text']}" for s in data["signs"]["general"]))
-    parts.append(phrase("signs_not_a_diagnosis"))
-    return "\n\n".join(parts)
+    about = data["about"]
+    if topic == "about":
+        return [about["definition"], about["versus_caution"], about["versus_paranoia"], about["not_a_diagnosis"]]
+    if topic == "impact":
+        return [about["why_it_matters"], about["for_loved_ones"]]
+    if topic == "signs":
+        items = []
+        if relationship in data["signs"] and relationship != "general":
+            items.append(phrase("signs_in_relationship", short=data["relationship_kinds"][relationship]["short"]))
+            items += [f"- {s['title']}: {s['text']}" for s in data["signs"][relationship]]
+            items.append(phrase("signs_in_any_relationship"))
+        else:
+            items.append(phrase("signs_common"))
+        items += [f"- {s['title']}: {s['text']}" for s in data["signs"]["general"]]
+        return items + [phrase("signs_not_a_diagnosis")]
+    if topic == "causes":
+        named = list(causes)
+        ordered = sorted(data["causes"], key=lambda c: named.index(c["id"]) if c["id"] in named else len(named))
+        return [phrase("causes_intro")] + [f"{c['title']}: {c['text']}" for c in ordered]
+    if topic in ("rebuild", "repair", "support"):
+        section = data[{"rebuild": "rebuilding", "repair": "repairing", "support": "supporting"}[topic]]
+        return [section["intro"]] + _steps(section["groups"])
+    raise KeyError(topic)
 
 
-def causes_text() -> str:
-    causes = trust()["causes"]
-    return "\n\n".join([phrase("causes_intro")] + [f"{c['title']}: {c['text']}" for c in causes])
+@dataclass(frozen=True)
+class Page:
+    """One turn of a long answer: a few bubbles, then one question with next steps."""
+
+    bubbles: list[str]
+    question: str
+    buttons: list[dict[str, str]]
+    next_page: str | None  # "topic:index" that "Tell me more" continues with, None on the last page
 
 
-def rebuild_text() -> str:
-    data = trust()["rebuilding"]
-    parts = [data["intro"]]
-    for group in data["groups"]:
-        parts.append(f"{group['title']}:\n{_bullets(group['steps'])}")
-    return "\n\n".join(parts)
+def topic_page(topic: str, index: int = 0, relationship: str | None = None, causes: Iterable[str] = ()) -> Page:
+    """Page `index` of a topic (the last one when `index` is past the end)."""
+    bubbles = pack_bubbles(topic_items(topic, relationship, causes))
+    pages = [bubbles[i : i + PAGE_BUBBLES] for i in range(0, len(bubbles), PAGE_BUBBLES)]
+    index = max(0, min(index, len(pages) - 1))
+    guided = trust()["guided"]
+    steps = [dict(b) for b in guided["next_steps"][topic]]
+    if index + 1 < len(pages):
+        marker = f"{topic}:{index + 1}"
+        more = {"title": guided["more_button"], "payload": f'/tell_more{{"more_topic":"{marker}"}}'}
+        return Page(pages[index], guided["questions"][topic]["more"], [more] + steps[:2], marker)
+    return Page(pages[index], guided["questions"][topic]["done"], steps, None)
 
 
-def therapy_overview() -> str:
+def parse_page_marker(marker: str | None) -> tuple[str, int] | None:
+    """("causes", 1) from "causes:1"; None for anything else."""
+    topic, _, index = (marker or "").partition(":")
+    return (topic, int(index)) if topic in TOPICS and index.isdigit() else None
+
+
+def therapy_overview() -> list[str]:
+    """The therapy answer's bubbles: what therapy does, and the approaches by name."""
     data = trust()["therapy"]
-    names = _bullets(f"{m['name']}: {m['what']}" for m in data["modalities"].values())
-    return "\n\n".join([data["intro"], phrase("therapy_approaches"), names, data["paradox"]])
+    names = ", ".join(m["name"] for m in data["modalities"].values())
+    return [data["intro"], f"{phrase('therapy_approaches')} {names}. {data['paradox']}"]
 
 
 def therapy_buttons() -> list[dict[str, str]]:
@@ -103,18 +160,15 @@ def therapy_buttons() -> list[dict[str, str]]:
     return found
 
 
-def modality_text(modality: str | None) -> str | None:
-    """What a modality is, how a session goes and whom it suits; None when unknown."""
+def modality_text(modality: str | None) -> list[str] | None:
+    """What a modality is and how a session goes, then whom it suits; None when unknown."""
     data = trust()["therapy"]["modalities"].get(modality or "")
     if data is None:
         return None
-    return "\n\n".join(
-        [
-            f"{data['name']}: {data['what']}",
-            phrase("modality_session", session=data["session"]),
-            phrase("modality_suits", suits=data["suits"]),
-        ]
-    )
+    return [
+        f"{data['name']}: {data['what']} {phrase('modality_session', session=data['session'])}",
+        phrase("modality_suits", suits=data["suits"]),
+    ]
 
 
 @dataclass(frozen=True)
@@ -151,12 +205,22 @@ def suggest_therapies(
     return suggestions
 
 
-def suggestion_text(suggestions: list[TherapySuggestion]) -> str:
+def suggestion_text(suggestions: list[TherapySuggestion]) -> list[str]:
+    """The suggestions with their reasons, then how to find a therapist."""
     data = trust()["therapy"]
     lines = [phrase("suggestion_intro")]
     for number, suggestion in enumerate(suggestions, start=1):
         lines.append(f"{number}. {suggestion.name}: {'; '.join(suggestion.reasons)}.")
-    return "\n\n".join(["\n".join(lines), data["finding_help"], data["professional_decides"]])
+    return ["\n".join(lines) + f"\n{data['professional_decides']}", data["finding_help"]]
+
+
+def guided_buttons(name: str) -> list[dict[str, str]]:
+    """The next steps offered after an answer (`guided.next_steps` in trust.yml)."""
+    return [dict(b) for b in trust()["guided"]["next_steps"][name]]
+
+
+def guided_phrase(name: str) -> str:
+    return trust()["guided"][name]
 
 
 def self_check_items() -> list[dict[str, Any]]:
@@ -203,6 +267,40 @@ def self_check_reflection(answers: Sequence[Any] | None) -> str:
 def acknowledgement(relationship: str | None) -> str:
     texts = trust()["acknowledgements"]
     return texts.get(relationship or "general", texts["general"])
+
+
+REFLECTION_WHOSE = ("mine", "distrusted", "someone_else")
+
+
+def reflection(whose: str, relationship: str | None, person: str | None, causes: Iterable[str] = ()) -> str:
+    """One sentence that says back what the person described, in their words: whose trust,
+    who it is about ("your bf") and what happened (the first cause they named)."""
+    data = trust()["reflections"]
+    templates = data[whose]
+    what = next((data["what"][c] for c in causes if c in data["what"]), "")
+    if person:
+        return templates["person"].format(person=person, what=what)
+    kind = trust()["relationship_kinds"].get(relationship or "")
+    if kind and "kind" in templates:
+        return templates["kind"].format(short=kind["short"], what=what)
+    return templates["none"].format(what=what)
+
+
+def reflection_question(whose: str) -> tuple[str, list[dict[str, str]]]:
+    """The one question asked after the reflection, with its choices."""
+    data = trust()["reflections"]
+    if whose == "distrusted":
+        repairing = trust()["repairing"]
+        return repairing["distrusted_question"], [dict(b) for b in repairing["distrusted_buttons"]]
+    if whose == "someone_else":
+        return data["someone_else_question"], [dict(b) for b in data["someone_else_choices"]]
+    return data["question"], [dict(b) for b in data["choices"]]
+
+
+def controlling_reply() -> tuple[str, str, list[dict[str, str]]]:
+    """What controlling behaviour is, the sentence that introduces the lines, and the buttons."""
+    data = trust()["controlling"]
+    return data["text"], data["support"], [dict(b) for b in data["buttons"]]
 
 
 def menu_intro(relationship: str | None) -> str:

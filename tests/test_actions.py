@@ -31,21 +31,73 @@ def texts(messages):
     return "\n".join(m.get("text") or "" for m in messages)
 
 
-def test_signs_follow_the_relationship_slot_and_end_with_the_menu():
-    messages, _ = run(actions.ActionShowSigns(), make_tracker({"relationship": "romantic"}))
+def test_signs_follow_the_relationship_slot_and_end_with_a_question_and_more():
+    messages, events = run(actions.ActionShowSigns(), make_tracker({"relationship": "romantic"}))
     assert "Checking up on your partner" in texts(messages)
-    assert messages[-1]["response"] == "utter_menu"
+    assert len(messages) <= 3 and messages[-1]["text"].endswith("?") and not messages[-1].get("response")
+    assert messages[-1]["buttons"][0]["payload"] == '/tell_more{"more_topic":"signs:1"}'
+    assert events == [{"event": "slot", "timestamp": None, "name": "more_topic", "value": "signs:1"}]
 
 
-def test_content_inside_a_form_has_no_menu():
+def test_tell_more_continues_from_the_button_or_the_slot_to_the_end():
+    by_slot, events = run(actions.ActionTellMore(), make_tracker({"more_topic": "causes:1", "relationship": "work"}))
+    assert texts(by_slot) and knowledge.topic_page("causes", 1).bubbles[0] in texts(by_slot)
+    assert events[0]["value"] == "causes:2"
+    button = [{"entity": "more_topic", "value": "rebuild:1"}]
+    by_button, _ = run(actions.ActionTellMore(), make_tracker({"more_topic": "causes:1"}, entities=button))
+    assert knowledge.topic_page("rebuild", 1).bubbles[0] in texts(by_button)
+    marker, turns = "repair:0", 0
+    while marker:
+        messages, events = run(actions.ActionTellMore(), make_tracker({"more_topic": marker}))
+        marker, turns = events[0]["value"], turns + 1
+    assert turns >= 2 and not any(b["payload"].startswith("/tell_more") for b in messages[-1]["buttons"])
+    nothing, _ = run(actions.ActionTellMore(), make_tracker())
+    assert nothing[-1]["response"] == "utter_menu"
+
+
+def test_content_inside_a_form_has_no_question_or_buttons():
     messages, _ = run(actions.ActionShowSigns(), make_tracker({"relationship": "work"}, active_loop="self_check_form"))
-    assert len(messages) == 1 and not messages[0]["buttons"] and not messages[0]["response"]
+    assert 1 <= len(messages) <= 2 and not any(m["buttons"] or m["response"] for m in messages)
 
 
-def test_acknowledgement_and_menu_for_a_concern():
-    messages, _ = run(actions.ActionAcknowledgeConcern(), make_tracker({"relationship": "family"}))
-    assert "family" in texts(messages)
-    assert messages[-1]["response"] == "utter_menu" and messages[-1]["text"] == knowledge.phrase("after_acknowledgement")
+def test_a_concern_is_said_back_in_the_persons_words_with_one_question():
+    entities = [{"entity": "person", "value": "hubby"}, {"entity": "cause", "value": "betrayal"}]
+    messages, _ = run(actions.ActionAcknowledgeConcern(), make_tracker({"relationship": "romantic"}, entities=entities))
+    assert messages[0]["text"] == "It sounds like trusting your hubby has become really hard, after being lied to or cheated on."
+    assert len(messages) == 2 and messages[1]["text"].count("?") == 1
+    assert [b["payload"] for b in messages[1]["buttons"]] == ["/ask_causes", "/ask_rebuild", "/ask_signs"]
+    family, _ = run(actions.ActionAcknowledgeConcern(), make_tracker({"relationship": "family"}))
+    assert "your family" in family[0]["text"]
+
+
+def test_someone_who_is_not_trusted_is_asked_whether_they_broke_it():
+    entities = [{"entity": "person", "value": "wife"}]
+    messages, _ = run(actions.ActionAcknowledgeDistrusted(), make_tracker(entities=entities))
+    assert "your wife is finding it hard to trust you" in messages[0]["text"]
+    assert [b["payload"] for b in messages[1]["buttons"]][:2] == ["/ask_repair_trust", "/ask_support_someone"]
+    repair, _ = run(actions.ActionShowRepair(), make_tracker())
+    assert "Own it" in texts(repair) and len(repair) <= 3
+    worried, _ = run(actions.ActionAcknowledgeSomeoneElse(), make_tracker(entities=[{"entity": "person", "value": "sister"}]))
+    assert "your sister" in worried[0]["text"] and worried[1]["buttons"][0]["payload"] == "/ask_support_someone"
+    support, _ = run(actions.ActionShowSupport(), make_tracker())
+    assert "It's kind of you to want to help" in texts(support)
+
+
+def test_controlling_behaviour_is_named_gently_with_the_domestic_abuse_line_for_the_country():
+    messages, _ = run(actions.ActionControllingBehaviour(), make_tracker(metadata={"country": "GB"}))
+    assert "coercive control" in messages[0]["text"] and "never your fault" in messages[0]["text"]
+    assert "0808 2000 247" in messages[1]["text"] and "116 123" not in texts(messages)
+    assert "/crisis_not_safe" in [b["payload"] for b in messages[1]["buttons"]]
+    unknown, _ = run(actions.ActionControllingBehaviour(), make_tracker())
+    assert "1-800-799-7233" in texts(unknown) and "(UK)" in texts(unknown)
+    in_form, _ = run(actions.ActionControllingBehaviour(), make_tracker(active_loop="self_check_form"))
+    assert not in_form[-1]["buttons"]
+
+
+def test_impact_shows_what_trust_issues_do_to_a_person_and_the_people_they_love():
+    messages, _ = run(actions.ActionShowImpact(), make_tracker())
+    about = knowledge.trust()["about"]
+    assert about["why_it_matters"] in texts(messages) and about["for_loved_ones"] in texts(messages)
 
 
 def test_modality_from_entity_then_slot():

@@ -41,6 +41,8 @@ def test_guided_path_by_clicks_then_a_typed_question(page):
     page.get_by_role("button", name="A partner or someone I'm dating").click()
     page.get_by_role("button", name="Signs").click()
     expect(page.locator("#chat")).to_contain_text("Checking up on your partner", timeout=REPLY_TIMEOUT_MS)
+    page.get_by_role("button", name="Tell me more").last.click()
+    expect(page.locator("#chat")).to_contain_text("Reading a lot into small things", timeout=REPLY_TIMEOUT_MS)
     type_message(page, "why am I like this?")
     expect(page.locator("#chat")).to_contain_text("Childhood experiences", timeout=REPLY_TIMEOUT_MS)
     expect(page.locator(".rw-reply").first).to_be_visible(timeout=REPLY_TIMEOUT_MS)

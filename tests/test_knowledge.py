@@ -37,7 +37,7 @@ def test_causes_cover_the_required_topics():
 
 def test_every_modality_has_what_session_suits_and_fits():
     modalities = knowledge.trust()["therapy"]["modalities"]
-    assert set(modalities) == {"online", "individual", "group", "cbt", "emdr", "trauma_focused"}
+    assert set(modalities) == {"online", "individual", "group", "couples", "cbt", "emdr", "trauma_focused"}
     for modality in modalities.values():
         for key in ("name", "what", "session", "suits"):
             assert modality[key].strip()
@@ -129,12 +129,60 @@ def test_no_sentence_a_person_reads_is_written_in_python():
     planted.unlink()
 
 
+def whole_topic(topic, relationship=None, causes=()):
+    """Every page of a topic, following "Tell me more" to the end."""
+    pages, index = [], 0
+    while True:
+        page = knowledge.topic_page(topic, index, relationship, causes)
+        pages.append(page)
+        if page.next_page is None:
+            return pages
+        assert knowledge.parse_page_marker(page.next_page) == (topic, index + 1)
+        index += 1
+
+
 def test_signs_are_tailored_to_the_relationship():
-    romantic = knowledge.signs_text("romantic")
-    work = knowledge.signs_text("work")
-    assert "Checking up on your partner" in romantic and "Checking up on your partner" not in work
+    romantic = whole_topic("signs", "romantic")
+    work = "\n".join(b for page in whole_topic("signs", "work") for b in page.bubbles)
+    assert "Checking up on your partner" in romantic[0].bubbles[0] and "Checking up on your partner" not in work
     assert "Struggling to hand work over" in work
-    assert "Doubting even the people closest to you" in knowledge.signs_text(None)
+    assert "Doubting even the people closest to you" in knowledge.topic_page("signs").bubbles[0]
+
+
+def test_long_answers_come_a_little_at_a_time_and_lose_nothing():
+    """A turn is at most two bubbles of content of about 60 words and one question; "Tell me
+    more" walks through the rest, and every paragraph of the topic is given exactly once."""
+    for topic in knowledge.TOPICS:
+        for relationship in (None, *knowledge.RELATIONSHIP_KINDS):
+            pages = whole_topic(topic, relationship)
+            shown = "\n".join(b for page in pages for b in page.bubbles)
+            for item in knowledge.topic_items(topic, relationship):
+                assert shown.count(item) == 1, (topic, item)
+            for page in pages:
+                assert 1 <= len(page.bubbles) <= knowledge.PAGE_BUBBLES and page.question.endswith("?")
+                assert all(len(b.split()) <= 90 and "\n\n" not in b for b in page.bubbles), topic
+                assert 1 <= len(page.buttons) <= 3
+            assert all(p.buttons[0]["payload"].startswith("/tell_more") for p in pages[:-1])
+            assert not any(b["payload"].startswith("/tell_more") for b in pages[-1].buttons)
+    assert knowledge.topic_page("causes", 99).next_page is None  # past the end: the last page
+    assert knowledge.parse_page_marker("nonsense:1") is None and knowledge.parse_page_marker("causes:x") is None
+
+
+def test_causes_the_person_named_come_first():
+    first = knowledge.topic_page("causes", 0, causes=["attachment_style"]).bubbles[0]
+    assert "Attachment style" in first and "Childhood experiences" not in first
+
+
+def test_reflection_says_back_who_and_what_in_the_persons_words():
+    assert knowledge.reflection("mine", "romantic", "bf", ["betrayal"]) == (
+        "It sounds like trusting your bf has become really hard, after being lied to or cheated on."
+    )
+    assert "your family" in knowledge.reflection("mine", "family", None)
+    assert "your husband is finding it hard to trust you" in knowledge.reflection("distrusted", "romantic", "husband", ["betrayal"])
+    assert "worried" in knowledge.reflection("someone_else", None, None)
+    for whose in knowledge.REFLECTION_WHOSE:
+        question, buttons = knowledge.reflection_question(whose)
+        assert question.endswith("?") and 2 <= len(buttons) <= 3
 
 
 def test_therapy_suggestions_follow_what_the_person_said():
@@ -143,7 +191,7 @@ def test_therapy_suggestions_follow_what_the_person_said():
     assert len(at_home) == 3
     trauma = knowledge.suggest_therapies("family", ["childhood", "trauma"], in_person_hard=False)
     assert trauma[0].modality == "trauma_focused"
-    text = knowledge.suggestion_text(trauma)
+    text = "\n".join(knowledge.suggestion_text(trauma))
     assert "licensed therapist" in text and "professional" in text
 
 

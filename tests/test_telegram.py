@@ -78,6 +78,8 @@ def test_start_greets_with_an_inline_keyboard_and_taps_walk_the_guided_path(assi
     assert {"Signs", "Causes", "Rebuilding trust", "Therapy options"} <= set(menu)
     _, sent = exchange(assistant, chat, button_tap(chat, menu["Signs"]))
     assert "Checking up on your partner" in texts(sent)
+    _, sent = exchange(assistant, chat, button_tap(chat, buttons(sent)["Tell me more"]))
+    assert "Reading a lot into small things" in texts(sent)
     _, sent = exchange(assistant, chat, text_update(chat, "why do I feel like this?"))
     assert "Childhood experiences" in texts(sent)
 

@@ -129,13 +129,17 @@ def case_file_families() -> list[Family]:
     return families
 
 
+NOT_NEGATIVE_INTENTS = frozenset({"concern_controlling"})
+
+
 def nlu_negative_families() -> list[Family]:
-    """Ordinary messages from the NLU data (every intent but crisis), five to a family."""
+    """Ordinary messages from the NLU data, five to a family: every intent but the crisis ones
+    and controlling behaviour, which may be abuse and is not a negative for the crisis layer."""
     families = []
     for path in sorted(NLU_DIR.glob("*.yml")):
         for block in load_yaml(path).get("nlu", []):
             intent = block.get("intent")
-            if not intent or intent.startswith("crisis") or "examples" not in block:
+            if not intent or intent.startswith("crisis") or intent in NOT_NEGATIVE_INTENTS or "examples" not in block:
                 continue
             texts = [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
             texts = [t for t in texts if "[" not in t]  # annotated entity examples are repeats in other words

@@ -110,6 +110,14 @@ def choose_services(kinds: Iterable[str], country: str | None, involves_child: b
     return [_service(sid) for sid in dict.fromkeys(chosen)]
 
 
+def abuse_lines(country: str | None) -> str:
+    """The domestic abuse lines for the person's country (each with its country when unknown),
+    without the general crisis lines a disclosure of abuse also gets."""
+    data = resources()["services"]
+    chosen = [s for s in choose_services(["abuse"], country) if s.id == "findahelpline" or "suicide" not in data[s.id]["helps_with"]]
+    return service_lines(chosen, country)
+
+
 def emergency_text(country: str | None) -> str:
     data = resources()
     if country in data["emergency"]:

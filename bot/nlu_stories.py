@@ -1,0 +1,97 @@
+"""How the NLU reads long, real-style messages: on topic and about the right relationship.
+
+    python -m bot.nlu_stories [MODEL] [MESSAGES]
+
+reads tests/data/nlu_stories_test.yml (written for the project, kept apart from the training
+data) with the trained model and prints the share answered on topic (the predicted intent is
+one of the message's `accept`) and, of those naming a relationship, the share whose
+`relationship` slot would be the right one (the slot's mappings: the relationship entity
+first, then the concern intent). The crisis override may turn a message into a check-in; that
+counts as off topic here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.paths import REPO_ROOT
+from bot.yaml_data import load_yaml
+
+MESSAGES_FILE = REPO_ROOT / "tests" / "data" / "nlu_stories_test.yml"
+MODEL_FILE = REPO_ROOT / "models" / "trust.tar.gz"
+RELATIONSHIP_BY_INTENT = {
+    "concern_romantic": "romantic",
+    "concern_friendship": "friendship",
+    "concern_family": "family",
+    "concern_work": "work",
+}
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    accept: tuple[str, ...]
+    relationship: str | None
+    intent: str
+    slot: str | None
+
+    @property
+    def on_topic(self) -> bool:
+        return self.intent in self.accept
+
+    @property
+    def right_relationship(self) -> bool:
+        return self.slot == self.relationship
+
+
+def relationship_slot(parse: dict) -> str | None:
+    """What the domain's `relationship` slot mappings would set from this parse."""
+    found = [e["value"] for e in parse.get("entities", []) if e.get("entity") == "relationship"]
+    if found:
+        return found[-1]
+    return RELATIONSHIP_BY_INTENT.get((parse.get("intent") or {}).get("name", ""))
+
+
+def read_all(model: Path = MODEL_FILE, messages: Path = MESSAGES_FILE) -> list[Reading]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    readings = []
+    for item in load_yaml(messages)["messages"]:
+        parse = asyncio.run(agent.parse_message(item["text"]))
+        readings.append(
+            Reading(item["text"], tuple(item["accept"]), item["relationship"], parse["intent"]["name"], relationship_slot(parse))
+        )
+    return readings
+
+
+def summary(readings: list[Reading]) -> dict[str, float | int]:
+    named = [r for r in readings if r.relationship]
+    return {
+        "messages": len(readings),
+        "on_topic": sum(r.on_topic for r in readings) / len(readings),
+        "with_relationship": len(named),
+        "right_relationship": sum(r.right_relationship for r in named) / len(named),
+    }
+
+
+def main() -> None:
+    model = Path(sys.argv[1]) if len(sys.argv) > 1 else MODEL_FILE
+    messages = Path(sys.argv[2]) if len(sys.argv) > 2 else MESSAGES_FILE
+    readings = read_all(model, messages)
+    figures = summary(readings)
+    print(
+        f"{figures['messages']} held-out multi-sentence messages: {figures['on_topic']:.1%} on topic; "
+        f"right relationship for {figures['right_relationship']:.1%} of the {figures['with_relationship']} that name one"
+    )
+    if "-v" in sys.argv:
+        for r in readings:
+            if not (r.on_topic and (r.relationship is None or r.right_relationship)):
+                print(f"  {r.intent} / {r.slot}  expected {r.accept[0]} / {r.relationship}")
+
+
+if __name__ == "__main__":
+    main()

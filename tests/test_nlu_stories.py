@@ -1,0 +1,39 @@
+"""Long, real-style messages kept apart from the training data (tests/data/nlu_stories_test.yml,
+read by bot/nlu_stories.py): answered on topic, and about the right relationship."""
+
+import pytest
+
+from bot import nlu_stories
+from bot.paths import REPO_ROOT
+from bot.yaml_data import load_yaml
+
+
+def _training_texts():
+    texts = set()
+    for path in (REPO_ROOT / "data" / "nlu").glob("*.yml"):
+        for block in load_yaml(path).get("nlu", []):
+            texts |= {line[2:].strip().lower() for line in block.get("examples", "").splitlines() if line.startswith("- ")}
+    return texts
+
+
+def test_the_messages_are_long_labelled_and_not_training_examples():
+    messages = load_yaml(nlu_stories.MESSAGES_FILE)["messages"]
+    assert len(messages) >= 40
+    assert sum(len(m["text"].split()) >= 30 for m in messages) >= 30
+    training = _training_texts()
+    assert not [m["text"] for m in messages if " ".join(m["text"].split()).lower() in training]
+    domain_intents = set(load_yaml(REPO_ROOT / "domain.yml")["intents"])
+    for message in messages:
+        assert message["accept"] and set(message["accept"]) <= domain_intents
+        assert message["relationship"] in (None, "romantic", "friendship", "family", "work")
+
+
+@pytest.mark.slow
+def test_long_messages_are_answered_on_topic_and_about_the_right_relationship():
+    figures = nlu_stories.summary(nlu_stories.read_all())
+    print(
+        f"\n{figures['messages']} held-out multi-sentence messages: {figures['on_topic']:.1%} on topic; right relationship "
+        f"for {figures['right_relationship']:.1%} of the {figures['with_relationship']} that name one"
+    )
+    assert figures["on_topic"] >= 0.90
+    assert figures["right_relationship"] >= 0.90
