@@ -196,6 +196,26 @@ class ActionShowTherapy(Action):
         return _send_bubbles(dispatcher, tracker, knowledge.therapy_overview(), question, knowledge.therapy_buttons())
 
 
+class ActionClarify(Action):
+    """A message the classifier was unsure about: a long one is thanked and asked whose trust
+    is in question; a short one gets "say it another way" with the menu."""
+
+    def name(self) -> Text:
+        return "action_clarify"
+
+    def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        person = next(iter(_latest_entities(tracker, "person")), None)
+        relationship = next(iter(_latest_entities(tracker, "relationship")), None) or tracker.get_slot("relationship")
+        found = knowledge.clarification(text, relationship, person)
+        if found is None:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        dispatcher.utter_message(text=found.text)
+        dispatcher.utter_message(text=found.question, buttons=[] if _in_form(tracker) else found.buttons)
+        return []
+
+
 class ActionControllingBehaviour(Action):
     """Controlling behaviour described as done to the person: what coercive control is, gently,
     with the domestic abuse line for their country."""

@@ -297,6 +297,27 @@ def reflection_question(whose: str) -> tuple[str, list[dict[str, str]]]:
     return data["question"], [dict(b) for b in data["choices"]]
 
 
+@dataclass(frozen=True)
+class Clarification:
+    """What to say to a long message that was not understood well enough to answer."""
+
+    text: str
+    question: str
+    buttons: list[dict[str, str]]
+
+
+def clarification(text: str, relationship: str | None, person: str | None) -> Clarification | None:
+    """For a long message the classifier was unsure about: thanks, who it is about, and whose
+    trust is in question. None for a short one (it gets "say it another way")."""
+    data = trust()["clarify"]
+    if len(text.split()) < data["min_words"]:
+        return None
+    said = data["with_person"].format(person=person) if person else data["without_person"]
+    own = f"/concern_{relationship}" if relationship in RELATIONSHIP_KINDS else "/ask_rebuild"
+    buttons = [{"title": data["hard_to_trust"], "payload": own}] + [dict(b) for b in data["buttons"]]
+    return Clarification(said, data["question"], buttons)
+
+
 def controlling_reply() -> tuple[str, str, list[dict[str, str]]]:
     """What controlling behaviour is, the sentence that introduces the lines, and the buttons."""
     data = trust()["controlling"]

@@ -242,3 +242,21 @@ def test_the_interrupted_form_is_only_one_deactivated_in_this_turn():
     assert interrupted_form([loop, stopped, user_event("x", "crisis_check_in")]) is None
     assert interrupted_form([user_event("x", "crisis_check_in")]) is None
     assert interrupted_form([]) is None
+
+
+def test_a_long_message_not_understood_is_thanked_and_asked_whose_trust_it_is():
+    story = (
+        "so much has happened this year and I honestly don't know where to start, my husband and I have been "
+        "arguing about everything and I just feel lost"
+    )
+    entities = [{"entity": "person", "value": "husband"}, {"entity": "relationship", "value": "romantic"}]
+    messages, _ = run(actions.ActionClarify(), make_tracker(text=story, intent="nlu_fallback", entities=entities))
+    assert "a lot is going on with your husband" in messages[0]["text"] and messages[1]["text"].endswith("?")
+    assert [b["payload"] for b in messages[1]["buttons"]] == [
+        "/concern_romantic",
+        "/concern_distrusted",
+        "/concern_someone_else",
+        "/concern_controlling",
+    ]
+    short, _ = run(actions.ActionClarify(), make_tracker(text="hmm dunno", intent="nlu_fallback"))
+    assert [m["response"] for m in short] == ["utter_default"]

@@ -1,11 +1,17 @@
 """Long, real-style messages kept apart from the training data (tests/data/nlu_stories_test.yml,
 read by bot/nlu_stories.py): answered on topic, and about the right relationship."""
 
+import re
+
 import pytest
 
 from bot import nlu_stories
 from bot.paths import REPO_ROOT
 from bot.yaml_data import load_yaml
+
+
+def _words(text):
+    return set(re.findall(r"[a-z']+", text.lower()))
 
 
 def _training_texts():
@@ -22,6 +28,15 @@ def test_the_messages_are_long_labelled_and_not_training_examples():
     assert sum(len(m["text"].split()) >= 30 for m in messages) >= 30
     training = _training_texts()
     assert not [m["text"] for m in messages if " ".join(m["text"].split()).lower() in training]
+    # Nor a rewording of one: no training example of eight words or more shares 30% of its words
+    # with a held-out message (word sets, Jaccard).
+    held_out = [_words(m["text"]) for m in messages]
+    near = [
+        text
+        for text in training
+        if len(_words(text)) >= 8 and any(len(_words(text) & other) / len(_words(text) | other) >= 0.3 for other in held_out)
+    ]
+    assert not near
     domain_intents = set(load_yaml(REPO_ROOT / "domain.yml")["intents"])
     for message in messages:
         assert message["accept"] and set(message["accept"]) <= domain_intents

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 
 DAY_SECONDS = 24 * 60 * 60
-# Below this the classifier was guessing, though not unsure enough for the fallback (0.45).
+# Below this the classifier was guessing, though not unsure enough for the fallback (config.yml).
 LOW_CONFIDENCE = 0.6
 CRISIS_INTENT = "crisis_disclosure"
 CHECK_IN_INTENT = "crisis_check_in"
