@@ -37,7 +37,7 @@ WEB_ORIGINS = $(foreach host,$(WEB_HOSTS),http://$(host):$(WEB_PORT))
 export TRUST_WEB_ORIGINS = $(WEB_ORIGINS)
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
 
-.PHONY: test-fast bench-operator export-review telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
+.PHONY: nlu-report test-fast bench-operator export-review telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
 
 setup: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL) $(MODEL) $(WEBCHAT)
 
@@ -157,6 +157,13 @@ bench-safety: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.benchmark
 
 # Crisis detection figures: cross-validation and the frozen test split (bot/safety/evaluate.py).
+# The NLU's figures, kept in results/nlu (committed): the held-out set's report and confusion
+# matrix, 5-fold cross-validation on the training data, and the long real-style messages.
+nlu-report: $(MODEL)
+	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_test.yml --out results/nlu/held_out
+	$(RASA) test nlu --cross-validation --folds 5 --config config.yml --nlu data/nlu --out results/nlu/cross_validation
+	PYTHONPATH=. $(PY) -m bot.nlu_stories --out results/nlu/long_messages.txt
+
 eval-safety: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.evaluate
 

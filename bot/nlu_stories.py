@@ -1,6 +1,6 @@
 """How the NLU reads long, real-style messages: on topic and about the right relationship.
 
-    python -m bot.nlu_stories [MODEL] [MESSAGES]
+    python -m bot.nlu_stories [--model MODEL] [--messages FILE] [--out FILE]
 
 reads tests/data/nlu_stories_test.yml (written for the project, kept apart from the training
 data) with the trained model and prints the share answered on topic (the predicted intent is
@@ -12,8 +12,8 @@ counts as off topic here.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,19 +78,30 @@ def summary(readings: list[Reading]) -> dict[str, float | int]:
     }
 
 
-def main() -> None:
-    model = Path(sys.argv[1]) if len(sys.argv) > 1 else MODEL_FILE
-    messages = Path(sys.argv[2]) if len(sys.argv) > 2 else MESSAGES_FILE
-    readings = read_all(model, messages)
+def report(readings: list[Reading]) -> str:
+    """The figures, then each miss as predicted intent / relationship against the expected."""
     figures = summary(readings)
-    print(
+    lines = [
         f"{figures['messages']} held-out multi-sentence messages: {figures['on_topic']:.1%} on topic; "
         f"right relationship for {figures['right_relationship']:.1%} of the {figures['with_relationship']} that name one"
-    )
-    if "-v" in sys.argv:
-        for r in readings:
-            if not (r.on_topic and (r.relationship is None or r.right_relationship)):
-                print(f"  {r.intent} / {r.slot}  expected {r.accept[0]} / {r.relationship}")
+    ]
+    for r in readings:
+        if not (r.on_topic and (r.relationship is None or r.right_relationship)):
+            lines.append(f"  {r.intent} / {r.slot}  expected {' or '.join(r.accept)} / {r.relationship}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=MODEL_FILE)
+    parser.add_argument("--messages", type=Path, default=MESSAGES_FILE)
+    parser.add_argument("--out", type=Path, help="also write the report here")
+    args = parser.parse_args()
+    text = report(read_all(args.model, args.messages))
+    print(text, end="")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":
