@@ -74,10 +74,12 @@ def _glue_headings(items: list[str]) -> list[str]:
 
 def pack_bubbles(items: list[str], limit: int = BUBBLE_WORDS) -> list[str]:
     """Items in bubbles of at most `limit` words (an item longer than that has one to itself),
-    lines within a bubble joined by line breaks."""
+    lines within a bubble joined by line breaks. A heading starts a bubble of its own: after a
+    list, Markdown would read it as part of the list's last point."""
     bubbles: list[list[str]] = []
     for item in _glue_headings(items):
-        if bubbles and len(" ".join(bubbles[-1] + [item]).split()) <= limit:
+        starts_with_heading = item.split("\n", 1)[0].endswith(":")
+        if bubbles and not starts_with_heading and len(" ".join(bubbles[-1] + [item]).split()) <= limit:
             bubbles[-1].append(item)
         else:
             bubbles.append([item])

@@ -65,7 +65,8 @@ def test_reload_keeps_the_conversation(page):
     page.get_by_role("button", name="A friend").click()
     expect(page.locator("#chat")).to_contain_text("Let's focus on", timeout=REPLY_TIMEOUT_MS)
     type_message(page, "what are the signs?")
-    expect(page.locator("#chat")).to_contain_text("Signs", timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator("#chat")).to_contain_text("Focusing on people's flaws", timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator("#chat")).to_contain_text("Would you like to hear more signs?", timeout=REPLY_TIMEOUT_MS)  # the last bubble
     before = page.locator(".rw-message").count()
     page.reload()
     expect(page.locator("#chat")).to_contain_text("Let's focus on", timeout=REPLY_TIMEOUT_MS)

@@ -14,7 +14,7 @@ from deploy.cluster import running_cluster
 from tests.servers import post
 
 TURNS = [
-    ("my boss lied to me", "work"),
+    ("my boss lied to me", "your boss"),
     ("what are the signs?", "Struggling to hand work over"),
     ("why am I like this?", "Childhood experiences"),
     ("/start_self_check", "1/9"),
@@ -22,7 +22,8 @@ TURNS = [
     ("no", "3/9"),
     ("i want to kill myself", "Are you safe right now?"),
     ("/crisis_safe", "Signs"),
-    ("how do I rebuild trust?", "Speak up"),
+    ("how do I rebuild trust?", "Understand what is going on"),
+    ("go on", "Speak up"),
 ]
 
 

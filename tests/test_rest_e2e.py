@@ -65,7 +65,8 @@ def test_context_carries_over_and_the_path_resumes(server):
     send(server, sender, "my girlfriend lied about where she was")
     assert "Checking up on your partner" in text_of(send(server, sender, "what are the signs?")[1])
     assert "Childhood experiences" in text_of(send(server, sender, "why am I like this?")[1])
-    assert "Speak up" in text_of(send(server, sender, "how do I get better?")[1])
+    assert "Understand what is going on" in text_of(send(server, sender, "how do I get better?")[1])
+    assert "Speak up" in text_of(send(server, sender, "tell me more")[1])  # the next page
 
 
 def test_crisis_inside_the_self_check_then_conversation_continues(server):

@@ -29,7 +29,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -128,11 +128,14 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         layer = get_learned_layer()
         for message in messages:
-            self._add(message, layer.encoded(message.get(TEXT) or "").sentence_vector())
+            # Like the sparse featurizers, nothing for a message without tokens (empty, blank):
+            # Rasa's DIET-based components expect sentence features only beside sequence ones.
+            if message.get(TOKENS_NAMES[TEXT]):
+                self._add(message, layer.encoded(message.get(TEXT)).sentence_vector())
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        examples = [m for m in training_data.training_examples if m.get(TEXT) is not None]
+        examples = [m for m in training_data.training_examples if m.get(TEXT) is not None and m.get(TOKENS_NAMES[TEXT])]
         encoded = encode_messages(get_encoder(), [m.get(TEXT) for m in examples])
         for message, encoding in zip(examples, encoded):
             self._add(message, encoding.sentence_vector())
@@ -144,7 +147,11 @@ class EncoderIntentClassifier(GraphComponent):
     """Intents by a logistic regression on the sentence encoder's vector (the featurizer named
     in `featurizers`). Chosen over DIET by 5-fold cross-validation on the training data
     (docs/nlu.md): DIET learns English from the project's thousand sentences, this classifier
-    starts from a model trained on a billion sentence pairs."""
+    starts from a model trained on a billion sentence pairs. When a message is more than the
+    question it asks ("my boss lied to me, what are the signs?"), the question's own reading
+    counts half (from the same encoder pass). In cross-validation this changed nothing overall
+    (0.819 accuracy either way, docs/nlu.md); it is kept because the question asked is what
+    the person wants answered."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -211,16 +218,24 @@ class EncoderIntentClassifier(GraphComponent):
         except (ValueError, FileNotFoundError):
             return cls(config, model_storage, resource)
 
+    def _probabilities(self, vector: np.ndarray) -> np.ndarray:
+        logits = self.weights @ vector + self.bias
+        probabilities = np.exp(logits - logits.max())
+        return probabilities / probabilities.sum()
+
     def process(self, messages: List[Message]) -> List[Message]:
         if self.classes is None:
             return messages
+        layer = get_learned_layer()
         for message in messages:
             vector = self._vector(message)
-            if vector is None:
+            if vector is None:  # nothing to read (an empty message): no intent, as DIET gives
+                _set_intent(message, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, [])
                 continue
-            logits = self.weights @ vector + self.bias
-            probabilities = np.exp(logits - logits.max())
-            probabilities /= probabilities.sum()
+            probabilities = self._probabilities(vector)
+            question = layer.encoded(message.get(TEXT)).question_vector()
+            if question is not None:
+                probabilities = (probabilities + self._probabilities(question)) / 2
             order = np.argsort(-probabilities)[: int(self.config["ranking_length"])]
             ranking = [{INTENT_NAME_KEY: str(self.classes[i]), PREDICTED_CONFIDENCE_KEY: float(probabilities[i])} for i in order]
             _set_intent(message, ranking[0], ranking)

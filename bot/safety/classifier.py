@@ -131,6 +131,13 @@ class EncodedMessage:
             vectors.append(pool(states.states[inside]) if inside else np.zeros(WIDTH, np.float32))
         return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, WIDTH), dtype=np.float32)
 
+    def question_vector(self) -> np.ndarray | None:
+        """The vector of the message's last question (a sentence or clause ending in "?"), when
+        the message is more than that question; None otherwise."""
+        whole = [(u.start == 0 and u.end == len(self.chunks[u.chunk]) and len(self.chunks) == 1) for u in self.units]
+        asked = [i for i, unit in enumerate(self.units) if unit.text.rstrip().endswith("?") and not whole[i]]
+        return self.unit_vectors()[asked[-1]] if asked else None
+
     def sentence_vector(self) -> np.ndarray:
         """The whole message's vector: the mean of every chunk's token states, L2-normalised
         (for a message of up to CHUNK_WORDS words, exactly `encoder.encode`'s vector)."""
