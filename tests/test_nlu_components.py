@@ -36,6 +36,7 @@ def test_the_sentence_feature_is_the_encoders_vector_and_the_crisis_layer_reuses
     passes = []
     original = encoder.token_states
     monkeypatch.setattr(encoder, "token_states", lambda texts: passes.append(list(texts)) or original(texts))
+
     def tokenized(text):
         message = Message(data={TEXT: text})
         message.set(TOKENS_NAMES[TEXT], [Token(word, 0) for word in text.split()])
