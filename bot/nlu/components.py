@@ -1,12 +1,15 @@
 """Rasa NLU graph components of the project.
 
 - `SentenceEncoderFeaturizer` gives each message the sentence encoder's vector
-  (all-MiniLM-L6-v2, bot/encoder.py) as a dense sentence feature, so DIET starts from a model
-  that knows English instead of learning it from the training sentences alone. The encoding is
-  the crisis layer's (bot/safety/classifier.py): one encoder run a message serves both.
+  (all-MiniLM-L6-v2, bot/encoder.py) as a dense sentence feature. The encoding is the crisis
+  layer's (bot/safety/classifier.py): one encoder run a message serves both.
+- `EncoderIntentClassifier` reads the intent from that vector (a logistic regression), so the
+  NLU starts from a model that knows English instead of learning it from the training
+  sentences alone (docs/nlu.md).
 - `VocabularyEntityExtractor` turns the entities of the project's spaCy pipeline (its entity
-  ruler, built from bot/knowledge/vocabulary.yml) into Rasa entities: `relationship`,
-  `modality`, `cause` and `country`, each with its normalised value.
+  ruler, built from bot/knowledge/vocabulary.yml) into Rasa entities: `relationship` (only the
+  one the message is about, bot/relationships.py) with `person`, `modality`, `cause` and
+  `country`, each with its normalised value.
 - `UnreadableMessageGuard` sends messages nobody meant as words (empty, emoji only, binary
   junk, one 10,000-letter "word", unknown /payloads) to the `nlu_fallback` intent, so they get
   the "say it another way" reply instead of whatever the classifier guessed from nothing.
