@@ -200,7 +200,10 @@ class EncoderIntentClassifier(GraphComponent):
         features = np.stack([vector for vector, _ in rows])
         model = LogisticRegression(C=float(self.config["C"]), max_iter=int(self.config["max_iter"]), class_weight="balanced")
         model.fit(features, [intent for _, intent in rows])
-        self.classes, self.weights, self.bias = model.classes_, model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+        weights, bias = model.coef_, model.intercept_
+        if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes: softmax([0, z]) is its sigmoid(z)
+            weights, bias = np.vstack([np.zeros_like(weights), weights]), np.concatenate([[0.0], bias])
+        self.classes, self.weights, self.bias = model.classes_, weights.astype(np.float32), bias.astype(np.float32)
         with self._model_storage.write_to(self._resource) as directory:
             np.savez(directory / "intent_classifier.npz", classes=self.classes, weights=self.weights, bias=self.bias)
         return self._resource
