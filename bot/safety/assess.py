@@ -11,13 +11,12 @@ whether the limits may hold it back) and then by the NLU pipeline runs the encod
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.safety.classifier import ClassifierReading, get_learned_layer
 from bot.safety.detector import KIND_ORDER, CrisisDetection, get_detector
+from bot.safety.recent import Recent
 
 REMEMBERED = 64
 
@@ -64,23 +63,16 @@ class Assessor:
     def __init__(self) -> None:
         self.detector = get_detector()
         self.learned = get_learned_layer()
-        self._recent: OrderedDict[str, Assessment] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent: Recent[Assessment] = Recent(REMEMBERED)
 
     def __call__(self, text: str) -> Assessment:
         if not text or not text.strip():
             return NOTHING
-        with self._lock:
-            if text in self._recent:
-                self._recent.move_to_end(text)
-                return self._recent[text]
+        return self._recent.get(text, lambda: self._assess(text))
+
+    def _assess(self, text: str) -> Assessment:
         classifier = self.learned.classifier
-        found = decide(self.detector.detect(text), self.learned.read(text), classifier.refer_threshold, classifier.check_in_threshold)
-        with self._lock:
-            self._recent[text] = found
-            while len(self._recent) > REMEMBERED:
-                self._recent.popitem(last=False)
-        return found
+        return decide(self.detector.detect(text), self.learned.read(text), classifier.refer_threshold, classifier.check_in_threshold)
 
 
 @lru_cache(maxsize=1)

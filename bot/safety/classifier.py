@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from bot.encoder import WIDTH, SentenceEncoder, TokenStates, get_encoder, pool
 from bot.paths import REPO_ROOT
+from bot.safety.recent import Recent
 
 CLASSIFIER_FILE = REPO_ROOT / "models" / "crisis_classifier.npz"
 KINDS = ("suicide", "self_harm", "abuse", "sexual_violence", "immediate_danger", "harm_to_others")
@@ -120,7 +119,12 @@ class EncodedMessage:
     def unit_vectors(self) -> np.ndarray:
         """One vector per unit: a unit spanning its whole chunk is that chunk's sentence vector,
         [CLS] and [SEP] included (so a one-sentence message reads exactly as `encoder.encode`
-        would); a shorter unit is the mean of its own word pieces' states."""
+        would); a shorter unit is the mean of its own word pieces' states. Worked out once: the
+        crisis layer and the intent classifier (its question reading) both read them."""
+        return self._unit_vectors
+
+    @cached_property
+    def _unit_vectors(self) -> np.ndarray:
         vectors = []
         for unit in self.units:
             states = self.passes[unit.chunk]
@@ -251,20 +255,10 @@ class LearnedLayer:
     def __init__(self, encoder: SentenceEncoder, classifier: CrisisClassifier) -> None:
         self.encoder = encoder
         self.classifier = classifier
-        self._recent: OrderedDict[str, EncodedMessage] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent: Recent[EncodedMessage] = Recent(REMEMBERED)
 
     def encoded(self, text: str) -> EncodedMessage:
-        with self._lock:
-            if text in self._recent:
-                self._recent.move_to_end(text)
-                return self._recent[text]
-        found = encode_messages(self.encoder, [text])[0]
-        with self._lock:
-            self._recent[text] = found
-            while len(self._recent) > REMEMBERED:
-                self._recent.popitem(last=False)
-        return found
+        return self._recent.get(text, lambda: encode_messages(self.encoder, [text])[0])
 
     def read(self, text: str) -> ClassifierReading:
         return self.classifier.read(self.encoded(text).unit_vectors())
