@@ -76,11 +76,9 @@ class _Acknowledge:
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
         person = next(iter(_latest_entities(tracker, "person")), None)
         causes = _latest_entities(tracker, "cause")
-        dispatcher.utter_message(text=knowledge.reflection(self.whose, tracker.get_slot("relationship"), person, causes))
+        said = knowledge.reflection(self.whose, tracker.get_slot("relationship"), person, causes)
         question, buttons = knowledge.reflection_question(self.whose)
-        if not _in_form(tracker):
-            dispatcher.utter_message(text=question, buttons=buttons)
-        return []
+        return _send_bubbles(dispatcher, tracker, [said], question, buttons)
 
 
 class ActionAcknowledgeConcern(_Acknowledge, Action):

@@ -134,7 +134,7 @@ def topic_page(topic: str, index: int = 0, relationship: str | None = None, caus
     pages = [bubbles[i : i + PAGE_BUBBLES] for i in range(0, len(bubbles), PAGE_BUBBLES)]
     index = max(0, min(index, len(pages) - 1))
     guided = trust()["guided"]
-    steps = [dict(b) for b in guided["next_steps"][topic]]
+    steps = guided_buttons(topic)
     if index + 1 < len(pages):
         marker = f"{topic}:{index + 1}"
         more = {"title": guided["more_button"], "payload": f'/tell_more{{"more_topic":"{marker}"}}'}
@@ -266,11 +266,6 @@ def self_check_reflection(answers: Sequence[Any] | None) -> str:
     return "\n\n".join(parts)
 
 
-def acknowledgement(relationship: str | None) -> str:
-    texts = trust()["acknowledgements"]
-    return texts.get(relationship or "general", texts["general"])
-
-
 REFLECTION_WHOSE = ("mine", "distrusted", "someone_else")
 
 
@@ -290,13 +285,8 @@ def reflection(whose: str, relationship: str | None, person: str | None, causes:
 
 def reflection_question(whose: str) -> tuple[str, list[dict[str, str]]]:
     """The one question asked after the reflection, with its choices."""
-    data = trust()["reflections"]
-    if whose == "distrusted":
-        repairing = trust()["repairing"]
-        return repairing["distrusted_question"], [dict(b) for b in repairing["distrusted_buttons"]]
-    if whose == "someone_else":
-        return data["someone_else_question"], [dict(b) for b in data["someone_else_choices"]]
-    return data["question"], [dict(b) for b in data["choices"]]
+    asked = trust()["reflections"][whose]
+    return asked["question"], [dict(b) for b in asked["choices"]]
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ from bot import knowledge
 from bot.paths import REPO_ROOT
 
 
-def test_every_relationship_kind_has_signs_a_label_and_an_acknowledgement():
+def test_every_relationship_kind_has_signs_a_label_and_a_reflection():
     data = knowledge.trust()
     assert set(data["relationship_kinds"]) == set(knowledge.RELATIONSHIP_KINDS)
     for kind in knowledge.RELATIONSHIP_KINDS:
         assert data["relationship_kinds"][kind]["label"]
         assert len(data["signs"][kind]) >= 3
-        assert data["acknowledgements"][kind]
+        assert data["relationship_kinds"][kind]["short"] in knowledge.reflection("mine", kind, None)
     assert len(data["signs"]["general"]) >= 5
     for group in data["signs"].values():
         for sign in group:
