@@ -22,12 +22,7 @@ from bot.yaml_data import load_yaml
 
 MESSAGES_FILE = REPO_ROOT / "tests" / "data" / "nlu_stories_test.yml"
 MODEL_FILE = REPO_ROOT / "models" / "trust.tar.gz"
-RELATIONSHIP_BY_INTENT = {
-    "concern_romantic": "romantic",
-    "concern_friendship": "friendship",
-    "concern_family": "family",
-    "concern_work": "work",
-}
+DOMAIN_FILE = REPO_ROOT / "domain.yml"
 
 
 @dataclass(frozen=True)
@@ -48,11 +43,17 @@ class Reading:
 
 
 def relationship_slot(parse: dict) -> str | None:
-    """What the domain's `relationship` slot mappings would set from this parse."""
-    found = [e["value"] for e in parse.get("entities", []) if e.get("entity") == "relationship"]
-    if found:
-        return found[-1]
-    return RELATIONSHIP_BY_INTENT.get((parse.get("intent") or {}).get("name", ""))
+    """What the domain's `relationship` slot mappings (domain.yml) would set from this parse:
+    the first mapping that finds a value wins, and an entity mapping takes the last entity."""
+    intent = (parse.get("intent") or {}).get("name")
+    for mapping in load_yaml(DOMAIN_FILE)["slots"]["relationship"]["mappings"]:
+        if mapping["type"] == "from_entity":
+            found = [e["value"] for e in parse.get("entities", []) if e.get("entity") == mapping["entity"]]
+            if found:
+                return found[-1]
+        elif mapping["type"] == "from_intent" and mapping["intent"] == intent:
+            return mapping["value"]
+    return None
 
 
 def read_all(model: Path = MODEL_FILE, messages: Path = MESSAGES_FILE) -> list[Reading]:
