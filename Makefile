@@ -35,7 +35,7 @@ API_FLAGS = $(if $(TRUST_API_TOKEN),--enable-api --auth-token $(TRUST_API_TOKEN)
 # The chat page's origins: Rasa's CORS and the socketio channel accept only these.
 WEB_ORIGINS = $(foreach host,$(WEB_HOSTS),http://$(host):$(WEB_PORT))
 export TRUST_WEB_ORIGINS = $(WEB_ORIGINS)
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') bot/knowledge/vocabulary.yml bot/nlu/components.py bot/safety/patterns.yml bot/safety/classifier.py bot/encoder.py
 
 .PHONY: nlu-report test-fast bench-operator export-review telegram-secret setup run shell test lint validate test-core test-py bench-safety eval-safety train web browser services run-cluster forget-older forget bench clean
 
@@ -55,7 +55,7 @@ $(SPACY_MODEL): $(VENV)/.installed bot/spacy_pipeline.py bot/knowledge/vocabular
 $(CRISIS_MODEL): $(VENV)/.installed $(CRISIS_INPUTS)
 	PYTHONPATH=. $(PY) -m bot.safety.train --out $@
 
-# Retrains only when data, config, domain or the NLU components changed. The crisis layer is
+# Retrains only when data, config, domain, the NLU components or the encoding they read changed. The crisis layer is
 # read at run time, not trained into the model: it only has to exist (order-only).
 $(MODEL): $(VENV)/.installed $(SPACY_MODEL) $(TRAINING_INPUTS) | $(CRISIS_MODEL)
 	$(RASA) train --fixed-model-name trust

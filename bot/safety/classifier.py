@@ -2,8 +2,8 @@
 
 A message is read as units: each sentence (a run-on sentence in overlapping word windows),
 each clause of a sentence (split at commas and "and", "but", "because"...), and the whole
-message when it is short. The encoder runs once per chunk of sentences (up to 100 words) and
-each unit's vector is pooled from that pass's token states over the unit's span. A unit's
+message when it is short. The encoder runs once per sentence, so a sentence reads the same
+alone and inside a long story; a clause is pooled from its sentence's token states. A unit's
 score is how much closer it is to the disclosures than to the hard negatives: the mean cosine
 similarity of its three nearest disclosures minus that of its three nearest hard negatives.
 The message's score is its highest unit's. The kinds, about whom and whether a child is at
@@ -36,7 +36,7 @@ CLAUSE_BREAK = re.compile(r"\s*[,;:()]\s*|\s+[-–]\s+|\b(?:and|but|because|caus
 WINDOW_WORDS = 40
 WINDOW_STEP = 30
 WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this many sentences
-CHUNK_WORDS = 100  # sentences are encoded together, up to this many words a pass
+WHOLE = -1  # the chunk index of the whole-message unit: it is pooled from every pass
 MAX_UNITS = 240
 NEIGHBOURS = 3
 REMEMBERED = 64  # messages whose encoding is kept
@@ -72,34 +72,24 @@ class Unit:
 
 
 def split_message(text: str) -> tuple[list[str], list[Unit]]:
-    """The chunks a message is encoded in (runs of whole sentences of up to CHUNK_WORDS words;
-    each chunk is one encoder pass) and the units read from them: every sentence, every clause
-    and, for a message of two or three sentences, the message as a whole."""
+    """The chunks a message is encoded in (each sentence, or word window of a run-on sentence,
+    is one encoder pass of its own, so a sentence reads the same alone and inside a long story)
+    and the units read from them: every sentence, every clause (pooled from its sentence's
+    pass) and, for a message of two or three sentences, the message as a whole (pooled from
+    every pass)."""
     sentences = _sentences(text)
-    chunks: list[list[str]] = []
-    for sentence in sentences:
-        if chunks and sum(len(s.split()) for s in chunks[-1]) + len(sentence.split()) <= CHUNK_WORDS:
-            chunks[-1].append(sentence)
-        else:
-            chunks.append([sentence])
-    chunk_texts = [" ".join(group) for group in chunks]
     units: list[Unit] = []
-    for index, group in enumerate(chunks):
-        chunk_text = chunk_texts[index]
+    for index, sentence in enumerate(sentences):
+        units.append(Unit(sentence, index, 0, len(sentence)))
         position = 0
-        for sentence in group:
-            start = chunk_text.index(sentence, position)
-            position = start + len(sentence)
-            units.append(Unit(sentence, index, start, position))
-            clause_position = start
-            for clause in clauses(sentence):
-                clause_start = chunk_text.index(clause, clause_position)
-                clause_position = clause_start + len(clause)
-                units.append(Unit(clause, index, clause_start, clause_position))
-        if len(chunks) == 1 and 1 < len(group) <= WHOLE_MESSAGE_SENTENCES:
-            units.append(Unit(chunk_text, index, 0, len(chunk_text)))
+        for clause in clauses(sentence):
+            start = sentence.index(clause, position)
+            position = start + len(clause)
+            units.append(Unit(clause, index, start, position))
+    if 1 < len(sentences) <= WHOLE_MESSAGE_SENTENCES:
+        units.append(Unit(" ".join(sentences), WHOLE, 0, 0))
     unique = list({(u.chunk, u.start, u.end): u for u in units}.values())
-    return chunk_texts, unique[:MAX_UNITS]
+    return sentences, unique[:MAX_UNITS]
 
 
 def message_units(text: str) -> list[str]:
@@ -109,24 +99,27 @@ def message_units(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class EncodedMessage:
-    """One encoder pass per chunk of a message, read two ways: the crisis layer's unit vectors
-    and the message's sentence vector (the NLU's dense feature, bot/nlu/components.py)."""
+    """One encoder pass per sentence of a message, read two ways: the crisis layer's unit
+    vectors and the message's sentence vector (the NLU's dense feature, bot/nlu/components.py)."""
 
     chunks: list[str]
     units: list[Unit]
     passes: list[TokenStates]
 
     def unit_vectors(self) -> np.ndarray:
-        """One vector per unit: a unit spanning its whole chunk is that chunk's sentence vector,
-        [CLS] and [SEP] included (so a one-sentence message reads exactly as `encoder.encode`
-        would); a shorter unit is the mean of its own word pieces' states. Worked out once: the
-        crisis layer and the intent classifier (its question reading) both read them."""
+        """One vector per unit: a sentence is its pass's vector, [CLS] and [SEP] included (so
+        it reads exactly as `encoder.encode` reads it alone); a clause is the mean of its own
+        word pieces' states in its sentence's pass; the whole message the mean over every pass.
+        Worked out once: the crisis layer and the intent classifier both read them."""
         return self._unit_vectors
 
     @cached_property
     def _unit_vectors(self) -> np.ndarray:
         vectors = []
         for unit in self.units:
+            if unit.chunk == WHOLE:
+                vectors.append(self.sentence_vector())
+                continue
             states = self.passes[unit.chunk]
             if unit.start == 0 and unit.end == len(self.chunks[unit.chunk]):
                 vectors.append(pool(states.states))
@@ -138,13 +131,15 @@ class EncodedMessage:
     def question_vector(self) -> np.ndarray | None:
         """The vector of the message's last question (a sentence or clause ending in "?"), when
         the message is more than that question; None otherwise."""
-        whole = [(u.start == 0 and u.end == len(self.chunks[u.chunk]) and len(self.chunks) == 1) for u in self.units]
-        asked = [i for i, unit in enumerate(self.units) if unit.text.rstrip().endswith("?") and not whole[i]]
+        def is_whole(unit: Unit) -> bool:
+            return unit.chunk == WHOLE or (len(self.chunks) == 1 and unit.end - unit.start == len(self.chunks[0]))
+
+        asked = [i for i, unit in enumerate(self.units) if unit.text.rstrip().endswith("?") and not is_whole(unit)]
         return self.unit_vectors()[asked[-1]] if asked else None
 
     def sentence_vector(self) -> np.ndarray:
-        """The whole message's vector: the mean of every chunk's token states, L2-normalised
-        (for a message of up to CHUNK_WORDS words, exactly `encoder.encode`'s vector)."""
+        """The whole message's vector: the mean of every pass's token states, L2-normalised
+        (for a one-sentence message exactly `encoder.encode`'s vector)."""
         if not self.passes:
             return np.zeros(WIDTH, dtype=np.float32)
         return pool(np.concatenate([p.states for p in self.passes])).astype(np.float32)

@@ -15,10 +15,13 @@ import numpy as np
 
 from bot.encoder import get_encoder
 from bot.paths import REPO_ROOT
-from bot.safety.classifier import CLASSIFIER_FILE, KINDS, CrisisClassifier, message_units, unit_vectors
+from bot.safety.classifier import CLASSIFIER_FILE, KINDS, CrisisClassifier, encode_messages, unit_vectors
 from bot.safety.corpus import Example, build_corpus, frame_sentences
 
 CACHE_FILE = REPO_ROOT / ".cache" / "crisis_embeddings.npz"
+# Cache keys name how a vector was read: a new way of reading a message gets new keys.
+WHOLE_KEY = "whole:sentence-passes"
+UNITS_KEY = "units:sentence-passes"
 FOLDS = 5
 REFER_FALSE_ALARMS = 0.01
 CHECK_IN_FALSE_ALARMS = 0.03
@@ -42,17 +45,17 @@ class EmbeddingCache:
         return hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Sentence vectors, one row per text."""
-        missing = list(dict.fromkeys(t for t in texts if self._key("s", t) not in self.arrays))
+        """Whole-message vectors as the running assistant reads them, one row per text."""
+        missing = list(dict.fromkeys(t for t in texts if self._key(WHOLE_KEY, t) not in self.arrays))
         if missing:
-            for text, vector in zip(missing, get_encoder().encode(missing)):
-                self.arrays[self._key("s", text)] = vector[None, :]
+            for text, encoded in zip(missing, encode_messages(get_encoder(), missing)):
+                self.arrays[self._key(WHOLE_KEY, text)] = encoded.sentence_vector()[None, :]
             self.changed = True
-        return np.vstack([self.arrays[self._key("s", t)] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+        return np.vstack([self.arrays[self._key(WHOLE_KEY, t)] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
     def units(self, text: str) -> np.ndarray:
         """The vectors of a message's units (bot/safety/classifier.py: unit_vectors)."""
-        key = self._key("u", text)
+        key = self._key(UNITS_KEY, text)
         if key not in self.arrays:
             self.arrays[key] = unit_vectors(get_encoder(), text)
             self.changed = True
@@ -81,25 +84,16 @@ def distinct_rows(vectors: np.ndarray) -> np.ndarray:
 def classifier_from(
     examples: list[Example], extra_negatives: list[str], cache: EmbeddingCache, refer: float = 0.0, check_in: float = 0.0
 ) -> CrisisClassifier:
-    """The labelled vectors: every short disclosure as a whole; every unit of every hard
-    negative and of every story frame, and each of them as a whole. A disclosure's own clauses
-    are not labelled: some of them are ordinary."""
+    """The labelled vectors: every disclosure as a whole (a one-sentence one reads the same
+    inside a story, each sentence being encoded alone); every unit of every hard negative and of
+    every story frame, and each of them as a whole. A disclosure's own clauses are not
+    labelled: some of them are ordinary."""
     disclosures = [e for e in examples if e.is_crisis and not e.long]
     negative_texts = list(dict.fromkeys([e.text for e in examples if not e.is_crisis] + extra_negatives))
     negatives = distinct_rows(np.vstack([cache.units(t) for t in negative_texts] + [cache.encode(negative_texts)]))
-    vectors = [cache.encode([e.text for e in disclosures])]
-    # A disclosure set in a story is also read in context: the vector of its own sentence there.
-    in_stories = []
-    for example in (e for e in examples if e.is_crisis and e.long):
-        sentence = " ".join(example.family_text.split())
-        for index, unit in enumerate(message_units(example.text)):
-            if unit in (sentence, sentence + "."):
-                in_stories.append(example)
-                vectors.append(cache.units(example.text)[index : index + 1])
-                break
-    disclosures += in_stories
+    vectors = cache.encode([e.text for e in disclosures])
     return CrisisClassifier(
-        disclosures=np.vstack(vectors),
+        disclosures=vectors,
         disclosure_kinds=np.array([[kind in e.kinds for kind in KINDS] for e in disclosures]),
         disclosure_other=np.array([e.about == "other" for e in disclosures]),
         disclosure_child=np.array([e.child for e in disclosures]),
