@@ -4,6 +4,8 @@ The patterns (bot/safety/detector.py) are the high-precision layer; the learned 
 (bot/safety/classifier.py) reads what nobody wrote a pattern for. A message is a disclosure when
 either says so: the patterns' kinds win when they matched; otherwise the learned layer refers
 at or above its `refer` threshold, and asks a check-in question between `check_in` and `refer`.
+A pattern that only names the subject (a mention: "suicide", "domestic violence") refers when
+the learned layer reads at least `check_in`, and asks the check-in question otherwise.
 
 `assess(text)` remembers its last few answers, so a message read by a channel (to decide
 whether the limits may hold it back) and then by the NLU pipeline runs the encoder once.
@@ -30,7 +32,7 @@ class Assessment:
     kinds: tuple[str, ...] = ()
     about: str | None = None  # "self", "other" or "both" when refer or check_in
     involves_child: bool = False
-    source: str = ""  # "patterns" or "classifier"
+    source: str = ""  # "patterns", "mention" (a mention and the learned layer) or "classifier"
     score: float = 0.0
 
 
@@ -42,6 +44,19 @@ def decide(detection: CrisisDetection, reading: ClassifierReading | None, refer:
     score = reading.score if reading else 0.0
     if detection.is_crisis:
         return Assessment(True, False, detection.kinds, detection.about, detection.involves_child, "patterns", score)
+    if detection.mentions:
+        # The subject named: referred when the learned layer is at least unsure, asked about otherwise.
+        refers = reading is not None and score >= check_in
+        named = set(detection.mentions) | (set(reading.kinds) if refers and reading else set())
+        return Assessment(
+            refer=refers,
+            check_in=not refers,
+            kinds=tuple(k for k in KIND_ORDER if k in named) if refers else detection.mentions[:1],
+            about=detection.about,
+            involves_child=detection.involves_child or bool(refers and reading and reading.involves_child),
+            source="mention",
+            score=score,
+        )
     if reading is None or score < check_in:
         return Assessment(score=score)
     # A referral lists the kinds most urgent first; a check-in asks about the most likely one.

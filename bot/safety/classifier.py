@@ -131,6 +131,7 @@ class EncodedMessage:
     def question_vector(self) -> np.ndarray | None:
         """The vector of the message's last question (a sentence or clause ending in "?"), when
         the message is more than that question; None otherwise."""
+
         def is_whole(unit: Unit) -> bool:
             return unit.chunk == WHOLE or (len(self.chunks) == 1 and unit.end - unit.start == len(self.chunks[0]))
 

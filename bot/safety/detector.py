@@ -46,6 +46,7 @@ class CrisisDetection:
     about_self: bool = False
     about_other: bool = False
     involves_child: bool = False
+    mentions: tuple[str, ...] = ()  # kinds only named (patterns.yml `mentions`), when none is disclosed
 
     @property
     def is_crisis(self) -> bool:
@@ -54,7 +55,7 @@ class CrisisDetection:
     @property
     def about(self) -> str | None:
         """ "self", "other" or "both"; None when nothing was found."""
-        if not self.kinds:
+        if not self.kinds and not self.mentions:
             return None
         if self.about_self and self.about_other:
             return "both"
@@ -308,19 +309,23 @@ class CrisisDetector:
         # A kind pattern that is also a child pattern flags the child by matching: the
         # separate child pass holds only the child patterns no kind has.
         self.child_keys: set[int] = set()
-        for kind, texts in patterns["kinds"].items():
-            if kind not in KIND_ORDER:
-                raise ValueError(f"unknown crisis kind in patterns: {kind}")
-            for index, pattern in enumerate(texts):
-                key = f"{kind}:{index}"
-                key_id = nlp.vocab.strings.add(key)
-                words = pattern.split()
-                if words[-1] in ABOUT_TAGS:
-                    self.fixed_about[key_id] = ABOUT_TAGS[words.pop()]
-                kind_patterns[key] = " ".join(words)
-                self.kind_of[key_id] = kind
-                if kind_patterns[key] in child_patterns:
-                    self.child_keys.add(key_id)
+        self.mention_keys: set[int] = set()
+        for section in ("kinds", "mentions"):
+            for kind, texts in patterns.get(section, {}).items():
+                if kind not in KIND_ORDER:
+                    raise ValueError(f"unknown crisis kind in patterns: {kind}")
+                for index, pattern in enumerate(texts):
+                    key = f"{kind}:{index}" if section == "kinds" else f"mention:{kind}:{index}"
+                    key_id = nlp.vocab.strings.add(key)
+                    words = pattern.split()
+                    if words[-1] in ABOUT_TAGS:
+                        self.fixed_about[key_id] = ABOUT_TAGS[words.pop()]
+                    kind_patterns[key] = " ".join(words)
+                    self.kind_of[key_id] = kind
+                    if section == "mentions":
+                        self.mention_keys.add(key_id)
+                    if kind_patterns[key] in child_patterns:
+                        self.child_keys.add(key_id)
         self.matcher = PatternSet(nlp, compiler, kind_patterns)
         self.exclusions = PatternSet(nlp, compiler, {f"figure:{i}": p for i, p in enumerate(patterns.get("figures_of_speech", []))})
         own_child_patterns = [p for p in child_patterns if p not in kind_patterns.values()]
@@ -379,23 +384,27 @@ class CrisisDetector:
             figures = [(s, e) for _, s, e in self.exclusions(doc, features, present)]
             child = any(m[0] in self.child_keys for m in matches) or bool(self.child_matcher(doc, features, present))
         words = [form[2:] for _, form in features]  # "w:<form>" -> "<form>"
-        kinds: set[str] = set()
-        about: set[str] = set()
+        found: dict[bool, tuple[set[str], set[str]]] = {False: (set(), set()), True: (set(), set())}  # by "is a mention"
         for match_id, start, end in matches:
             if any(s < end and start < e for s, e in figures):
                 continue
             kind = self.kind_of[match_id]
+            kinds, about = found[match_id in self.mention_keys]
             kinds.add(kind)
             about.add(self.fixed_about.get(match_id) or self._about(kind, words, start, end))
+        disclosed = bool(found[False][0])
+        kinds, about = found[not disclosed]
         if not kinds:
             return CrisisDetection()
-        if "suicide" in kinds and not IMMINENT_WORDS.isdisjoint(words):
+        if disclosed and "suicide" in kinds and not IMMINENT_WORDS.isdisjoint(words):
             kinds.add("immediate_danger")
+        ordered = tuple(k for k in KIND_ORDER if k in kinds)
         return CrisisDetection(
-            kinds=tuple(k for k in KIND_ORDER if k in kinds),
+            kinds=ordered if disclosed else (),
             about_self="self" in about,
             about_other="other" in about,
             involves_child=child,
+            mentions=() if disclosed else ordered,
         )
 
 
