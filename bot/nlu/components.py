@@ -51,10 +51,10 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.encoder import get_encoder
+from bot.encoder import EXPECTED_SHA256, get_encoder
 from bot.relationships import Mention, main_mention, person_word
 from bot.safety.assess import get_assessor
-from bot.safety.classifier import encode_messages, get_learned_layer
+from bot.safety.classifier import READING_VERSION, encode_messages, get_learned_layer
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,12 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         """Nothing to configure beyond the featurizer alias."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The encoder's files and how a message is read: Rasa's training cache reuses features
+        only while both are unchanged."""
+        return f"{sorted(EXPECTED_SHA256.items())}:{READING_VERSION}"
 
     def _add(self, message: Message, vector: Any) -> None:
         self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)

@@ -40,6 +40,9 @@ WHOLE = -1  # the chunk index of the whole-message unit: it is pooled from every
 MAX_UNITS = 240
 NEIGHBOURS = 3
 REMEMBERED = 64  # messages whose encoding is kept
+# How a message is split and pooled. Vectors kept between runs (the training cache, Rasa's
+# training cache through the NLU featurizer) are keyed on it: change it when the reading changes.
+READING_VERSION = "sentence-passes-1"
 
 
 def _sentences(text: str) -> list[str]:

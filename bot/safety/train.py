@@ -15,13 +15,13 @@ import numpy as np
 
 from bot.encoder import get_encoder
 from bot.paths import REPO_ROOT
-from bot.safety.classifier import CLASSIFIER_FILE, KINDS, CrisisClassifier, encode_messages, unit_vectors
+from bot.safety.classifier import CLASSIFIER_FILE, KINDS, READING_VERSION, CrisisClassifier, encode_messages, unit_vectors
 from bot.safety.corpus import Example, build_corpus, frame_sentences
 
 CACHE_FILE = REPO_ROOT / ".cache" / "crisis_embeddings.npz"
 # Cache keys name how a vector was read: a new way of reading a message gets new keys.
-WHOLE_KEY = "whole:sentence-passes"
-UNITS_KEY = "units:sentence-passes"
+WHOLE_KEY = f"whole:{READING_VERSION}"
+UNITS_KEY = f"units:{READING_VERSION}"
 FOLDS = 5
 REFER_FALSE_ALARMS = 0.01
 CHECK_IN_FALSE_ALARMS = 0.03
