@@ -36,13 +36,14 @@ CLAUSE_BREAK = re.compile(r"\s*[,;:()]\s*|\s+[-–]\s+|\b(?:and|but|because|caus
 WINDOW_WORDS = 40
 WINDOW_STEP = 30
 WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this many sentences
-WHOLE = -1  # the chunk index of the whole-message unit: it is pooled from every pass
+WHOLE = -1  # the chunk index of the whole-message unit: it is the message's own vector
+WHOLE_CHUNK_WORDS = 100  # the message's own vector is pooled from passes of up to this many words
 MAX_UNITS = 240
 NEIGHBOURS = 3
 REMEMBERED = 64  # messages whose encoding is kept
 # How a message is split and pooled. Vectors kept between runs (the training cache, Rasa's
 # training cache through the NLU featurizer) are keyed on it: change it when the reading changes.
-READING_VERSION = "sentence-passes-1"
+READING_VERSION = "sentence-passes-2"
 
 
 def _sentences(text: str) -> list[str]:
@@ -55,6 +56,18 @@ def _sentences(text: str) -> list[str]:
         for start in range(0, len(words) - WINDOW_WORDS + WINDOW_STEP, WINDOW_STEP):
             sentences.append(" ".join(words[start : start + WINDOW_WORDS]))
     return [s for s in sentences if s]
+
+
+def whole_chunks(sentences: list[str]) -> list[str]:
+    """Runs of whole sentences of up to WHOLE_CHUNK_WORDS words: the passes the message's own
+    vector (the NLU's feature) is pooled from. One sentence is its own chunk."""
+    chunks: list[list[str]] = []
+    for sentence in sentences:
+        if chunks and sum(len(s.split()) for s in chunks[-1]) + len(sentence.split()) <= WHOLE_CHUNK_WORDS:
+            chunks[-1].append(sentence)
+        else:
+            chunks.append([sentence])
+    return [" ".join(group) for group in chunks]
 
 
 def clauses(sentence: str) -> list[str]:
@@ -78,8 +91,8 @@ def split_message(text: str) -> tuple[list[str], list[Unit]]:
     """The chunks a message is encoded in (each sentence, or word window of a run-on sentence,
     is one encoder pass of its own, so a sentence reads the same alone and inside a long story)
     and the units read from them: every sentence, every clause (pooled from its sentence's
-    pass) and, for a message of two or three sentences, the message as a whole (pooled from
-    every pass)."""
+    pass) and, for a message of two or three sentences, the message as a whole (its own vector,
+    EncodedMessage.sentence_vector)."""
     sentences = _sentences(text)
     units: list[Unit] = []
     for index, sentence in enumerate(sentences):
@@ -102,17 +115,20 @@ def message_units(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class EncodedMessage:
-    """One encoder pass per sentence of a message, read two ways: the crisis layer's unit
-    vectors and the message's sentence vector (the NLU's dense feature, bot/nlu/components.py)."""
+    """A message's encoder passes, read two ways: one pass per sentence for the crisis layer's
+    unit vectors, and passes over runs of whole sentences for the message's own vector (the
+    NLU's dense feature, bot/nlu/components.py, and the crisis layer's whole-message unit). A
+    one-sentence message has a single pass serving both."""
 
     chunks: list[str]
     units: list[Unit]
     passes: list[TokenStates]
+    whole_passes: list[TokenStates]
 
     def unit_vectors(self) -> np.ndarray:
         """One vector per unit: a sentence is its pass's vector, [CLS] and [SEP] included (so
         it reads exactly as `encoder.encode` reads it alone); a clause is the mean of its own
-        word pieces' states in its sentence's pass; the whole message the mean over every pass.
+        word pieces' states in its sentence's pass; the whole message its own vector.
         Worked out once: the crisis layer and the intent classifier both read them."""
         return self._unit_vectors
 
@@ -142,22 +158,28 @@ class EncodedMessage:
         return self.unit_vectors()[asked[-1]] if asked else None
 
     def sentence_vector(self) -> np.ndarray:
-        """The whole message's vector: the mean of every pass's token states, L2-normalised
-        (for a one-sentence message exactly `encoder.encode`'s vector)."""
-        if not self.passes:
+        """The whole message's vector: the mean of the token states of its runs of sentences,
+        L2-normalised (for a message of up to WHOLE_CHUNK_WORDS words exactly `encoder.encode`'s
+        vector). In the NLU's cross-validation this read multi-sentence messages better than
+        the mean over the sentences' own passes (0.745 accuracy against 0.714)."""
+        if not self.whole_passes:
             return np.zeros(WIDTH, dtype=np.float32)
-        return pool(np.concatenate([p.states for p in self.passes])).astype(np.float32)
+        return pool(np.concatenate([p.states for p in self.whole_passes])).astype(np.float32)
 
 
 def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedMessage]:
-    """Encodes several messages, their chunks batched together."""
+    """Encodes several messages, every pass of every message batched together."""
     split = [split_message(text) for text in texts]
-    every_chunk = [chunk for chunks, _ in split for chunk in chunks]
-    passes = encoder.token_states(every_chunk) if every_chunk else []
+    wholes = [whole_chunks(chunks) if len(chunks) > 1 else [] for chunks, _ in split]
+    every_text = [chunk for chunks, _ in split for chunk in chunks] + [chunk for chunks in wholes for chunk in chunks]
+    passes = encoder.token_states(every_text) if every_text else []
     encoded, position = [], 0
-    for chunks, units in split:
-        encoded.append(EncodedMessage(chunks, units, passes[position : position + len(chunks)]))
+    whole_position = sum(len(chunks) for chunks, _ in split)
+    for (chunks, units), whole in zip(split, wholes):
+        own = passes[position : position + len(chunks)]
         position += len(chunks)
+        encoded.append(EncodedMessage(chunks, units, own, passes[whole_position : whole_position + len(whole)] if whole else own))
+        whole_position += len(whole)
     return encoded
 
 
