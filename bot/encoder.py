@@ -35,6 +35,7 @@ WIDTH = 384
 LAYER_NORM_EPS = 1e-12
 # Sequences are batched by length; a batch holds at most this many word pieces (padding included).
 BATCH_TOKENS = 4096
+PADDING_SHARE = 1.3  # a batch's padded size is at most this many times its real word pieces
 
 
 class EncoderIntegrityError(RuntimeError):
@@ -199,14 +200,21 @@ class SentenceEncoder:
         self.session = onnxruntime.InferenceSession(_GraphBuilder(weights).build(), options, providers=["CPUExecutionProvider"])
 
     def token_states(self, texts: list[str]) -> list[TokenStates]:
-        """Token states of each text, computed in batches of similar length."""
+        """Token states of each text, computed in batches of similar length (a message's short
+        sentences are not padded to the length of its whole-message pass)."""
         encodings = self.tokenizer.encode_batch(list(texts))
         result: list[TokenStates | None] = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         start = 0
         while start < len(order):
             end = start + 1
-            while end < len(order) and len(encodings[order[end]].ids) * (end - start + 1) <= BATCH_TOKENS:
+            real = len(encodings[order[start]].ids)
+            while end < len(order):
+                length = len(encodings[order[end]].ids)
+                padded = length * (end - start + 1)
+                if padded > BATCH_TOKENS or padded > PADDING_SHARE * (real + length):
+                    break
+                real += length
                 end += 1
             members = order[start:end]
             longest = max(len(encodings[i].ids) for i in members)
