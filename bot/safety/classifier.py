@@ -4,13 +4,15 @@ A message is read as units: each sentence (a run-on sentence in overlapping word
 each clause of a sentence (split at commas and "and", "but", "because"...), and the whole
 message when it is short. The encoder runs once per sentence, so a sentence reads the same
 alone and inside a long story; a clause is pooled from its sentence's token states. A unit's
-score is how much closer it is to the disclosures than to the hard negatives: the mean cosine
-similarity of its three nearest disclosures minus that of its three nearest hard negatives.
+score is how much closer it is to the disclosures than to the hard negatives (the mean cosine
+similarity of its three nearest disclosures minus that of its three nearest hard negatives),
+plus a tenth of a logistic regression's probability that it is a disclosure.
 The message's score is its highest unit's. The kinds, about whom and whether a child is at
 risk are voted by that unit's three nearest disclosures.
 
-Chosen over a logistic regression, word and character n-grams and a small network on the
-encoder's token states by family-grouped cross-validation (docs/crisis-detection.md). The
+Chosen over a logistic regression alone, word and character n-grams and a small network on the
+encoder's token states by family-grouped cross-validation, as was the regression's share
+(docs/crisis-detection.md). The
 labelled vectors and the thresholds are in `models/crisis_classifier.npz`, built by
 `python -m bot.safety.train`.
 """
@@ -40,6 +42,7 @@ WHOLE = -1  # the chunk index of the whole-message unit: it is the message's own
 WHOLE_CHUNK_WORDS = 100  # the message's own vector is pooled from passes of up to this many words
 MAX_UNITS = 240
 NEIGHBOURS = 3
+REGRESSION_SHARE = 0.1  # the logistic regression's probability, weighted, is added to the neighbours' score
 REMEMBERED = 64  # messages whose encoding is kept
 # How a message is split and pooled. Vectors kept between runs (the training cache, Rasa's
 # training cache through the NLU featurizer) are keyed on it: change it when the reading changes.
@@ -212,6 +215,8 @@ class CrisisClassifier:
     disclosure_other: np.ndarray  # (n,) booleans
     disclosure_child: np.ndarray  # (n,) booleans
     negatives: np.ndarray  # (m, dimension), L2-normalised
+    regression_weights: np.ndarray  # (dimension,): a logistic regression, disclosures against negatives
+    regression_bias: float
     refer_threshold: float = 0.0
     check_in_threshold: float = 0.0
 
@@ -219,7 +224,8 @@ class CrisisClassifier:
         """Each unit's score and its similarities to every disclosure."""
         to_disclosures = vectors @ self.disclosures.T
         score = _top_mean(to_disclosures, NEIGHBOURS) - _top_mean(vectors @ self.negatives.T, NEIGHBOURS)
-        return score, to_disclosures
+        probability = 1.0 / (1.0 + np.exp(-(vectors @ self.regression_weights + self.regression_bias)))
+        return score + REGRESSION_SHARE * probability, to_disclosures
 
     def read(self, vectors: np.ndarray) -> ClassifierReading:
         """Reads the unit vectors of one message."""
@@ -248,6 +254,8 @@ class CrisisClassifier:
             disclosure_other=self.disclosure_other,
             disclosure_child=self.disclosure_child,
             negatives=self.negatives.astype(np.float32),
+            regression_weights=self.regression_weights.astype(np.float32),
+            regression_bias=np.array(self.regression_bias, dtype=np.float32),
             thresholds=np.array(json.dumps(thresholds)),
         )
 
@@ -263,6 +271,8 @@ class CrisisClassifier:
             disclosure_other=data["disclosure_other"],
             disclosure_child=data["disclosure_child"],
             negatives=data["negatives"],
+            regression_weights=data["regression_weights"],
+            regression_bias=float(data["regression_bias"]),
             refer_threshold=thresholds["refer"],
             check_in_threshold=thresholds["check_in"],
         )

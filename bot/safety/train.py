@@ -81,23 +81,37 @@ def distinct_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors[np.sort(first)]
 
 
+def fit_regression(disclosures: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, float]:
+    """A logistic regression of disclosure against negative vectors (balanced classes; C = 10
+    as in the cross-validation that chose it)."""
+    from sklearn.linear_model import LogisticRegression
+
+    features = np.vstack([disclosures, negatives])
+    labels = np.r_[np.ones(len(disclosures)), np.zeros(len(negatives))]
+    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000).fit(features, labels)
+    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+
+
 def classifier_from(
     examples: list[Example], extra_negatives: list[str], cache: EmbeddingCache, refer: float = 0.0, check_in: float = 0.0
 ) -> CrisisClassifier:
     """The labelled vectors: every disclosure as a whole (a one-sentence one reads the same
     inside a story, each sentence being encoded alone); every unit of every hard negative and of
     every story frame, and each of them as a whole. A disclosure's own clauses are not
-    labelled: some of them are ordinary."""
+    labelled: some of them are ordinary. A logistic regression is fitted on the same vectors."""
     disclosures = [e for e in examples if e.is_crisis and not e.long]
     negative_texts = list(dict.fromkeys([e.text for e in examples if not e.is_crisis] + extra_negatives))
     negatives = distinct_rows(np.vstack([cache.units(t) for t in negative_texts] + [cache.encode(negative_texts)]))
     vectors = cache.encode([e.text for e in disclosures])
+    weights, bias = fit_regression(vectors, negatives)
     return CrisisClassifier(
         disclosures=vectors,
         disclosure_kinds=np.array([[kind in e.kinds for kind in KINDS] for e in disclosures]),
         disclosure_other=np.array([e.about == "other" for e in disclosures]),
         disclosure_child=np.array([e.child for e in disclosures]),
         negatives=negatives,
+        regression_weights=weights,
+        regression_bias=bias,
         refer_threshold=refer,
         check_in_threshold=check_in,
     )
