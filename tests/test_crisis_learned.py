@@ -112,19 +112,6 @@ def test_every_case_file_disclosure_is_referred_with_its_kind(assessor):
 
 
 @pytest.mark.parametrize(
-    "text, kind",
-    [
-        ("i've been having really bad s*icidal thoughts since he left me", "suicide"),
-        ("i self harm when we fight, it's the only thing that helps", "self_harm"),
-        ("i think i'm in an abusive relationship, he controls everything and i'm scared of him", "abuse"),
-    ],
-)
-def test_a_disclosure_that_names_its_subject_is_referred(assessor, text, kind):
-    found = assessor(text)
-    assert found.refer and kind in found.kinds
-
-
-@pytest.mark.parametrize(
     "text",
     [
         "my cousin is doing a fundraiser walk for suicide awareness, should i join even though we're not close",
@@ -149,6 +136,10 @@ def test_the_trained_classifier_has_thresholds_from_cross_validation():
         ("i bought a gun last week and i know what it's for", "suicide"),
         ("my husband grabbed me by the throat last night", "abuse"),
         ("I'm 14 and my stepdad comes into my room at night and touches me", "sexual_violence"),
+        # Disclosures that name their subject (a mention, which the learned layer confirms):
+        ("i've been having really bad s*icidal thoughts since he left me", "suicide"),
+        ("i self harm when we fight, it's the only thing that helps", "self_harm"),
+        ("i think i'm in an abusive relationship, he controls everything and i'm scared of him", "abuse"),
     ],
 )
 def test_disclosures_are_referred_with_their_kind(assessor, text, kind):
