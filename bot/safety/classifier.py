@@ -12,9 +12,8 @@ risk are voted by that unit's three nearest disclosures.
 
 Chosen over a logistic regression alone, word and character n-grams and a small network on the
 encoder's token states by family-grouped cross-validation, as was the regression's share
-(docs/crisis-detection.md). The
-labelled vectors and the thresholds are in `models/crisis_classifier.npz`, built by
-`python -m bot.safety.train`.
+(docs/crisis-detection.md). The labelled vectors, the regression and the thresholds are in
+`models/crisis_classifier.npz`, built by `python -m bot.safety.train`.
 """
 
 from __future__ import annotations
