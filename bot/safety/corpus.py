@@ -39,7 +39,6 @@ class Example:
     child: bool
     family: str
     long: bool = False
-    family_text: str = ""  # for a message set in a story: the family's own text inside it
 
     @property
     def is_crisis(self) -> bool:
@@ -111,7 +110,7 @@ def family_examples(family: Family, frames: list[tuple[str, str]], seed: int = 0
     for text in family.texts:
         common = dict(kinds=family.kinds, about=family.about, child=family.child, family=family.id)
         examples.append(Example(text=text, **common))
-        examples.append(Example(text=set_in_story(text, draw.choice(frames)), long=True, family_text=text, **common))
+        examples.append(Example(text=set_in_story(text, draw.choice(frames)), long=True, **common))
     return examples
 
 
