@@ -185,11 +185,6 @@ def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedM
     return encoded
 
 
-def unit_vectors(encoder: SentenceEncoder, text: str) -> np.ndarray:
-    """The vectors of a message's units (see EncodedMessage.unit_vectors)."""
-    return encode_messages(encoder, [text])[0].unit_vectors()
-
-
 def _top_mean(similarities: np.ndarray, k: int) -> np.ndarray:
     k = min(k, similarities.shape[1])
     return np.partition(similarities, -k, axis=1)[:, -k:].mean(axis=1)

@@ -15,13 +15,14 @@ import numpy as np
 
 from bot.encoder import get_encoder
 from bot.paths import REPO_ROOT
-from bot.safety.classifier import CLASSIFIER_FILE, KINDS, READING_VERSION, CrisisClassifier, encode_messages, unit_vectors
+from bot.safety.classifier import CLASSIFIER_FILE, KINDS, READING_VERSION, CrisisClassifier, encode_messages
 from bot.safety.corpus import Example, build_corpus, frame_sentences
 
 CACHE_FILE = REPO_ROOT / ".cache" / "crisis_embeddings.npz"
 # Cache keys name how a vector was read: a new way of reading a message gets new keys.
 WHOLE_KEY = f"whole:{READING_VERSION}"
 UNITS_KEY = f"units:{READING_VERSION}"
+FILL_BATCH = 256  # texts encoded together when the cache is filled
 FOLDS = 5
 REFER_FALSE_ALARMS = 0.01
 CHECK_IN_FALSE_ALARMS = 0.03
@@ -44,22 +45,28 @@ class EmbeddingCache:
     def _key(kind: str, text: str) -> str:
         return hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()
 
+    def fill(self, texts: list[str]) -> None:
+        """Reads every text not kept yet, in batches: one encoding gives both its whole-message
+        vector and its units' vectors."""
+        missing = list(
+            dict.fromkeys(t for t in texts if self._key(UNITS_KEY, t) not in self.arrays or self._key(WHOLE_KEY, t) not in self.arrays)
+        )
+        for start in range(0, len(missing), FILL_BATCH):
+            batch = missing[start : start + FILL_BATCH]
+            for text, encoded in zip(batch, encode_messages(get_encoder(), batch)):
+                self.arrays[self._key(WHOLE_KEY, text)] = encoded.sentence_vector()[None, :]
+                self.arrays[self._key(UNITS_KEY, text)] = encoded.unit_vectors()
+            self.changed = True
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """Whole-message vectors as the running assistant reads them, one row per text."""
-        missing = list(dict.fromkeys(t for t in texts if self._key(WHOLE_KEY, t) not in self.arrays))
-        if missing:
-            for text, encoded in zip(missing, encode_messages(get_encoder(), missing)):
-                self.arrays[self._key(WHOLE_KEY, text)] = encoded.sentence_vector()[None, :]
-            self.changed = True
+        self.fill(texts)
         return np.vstack([self.arrays[self._key(WHOLE_KEY, t)] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
     def units(self, text: str) -> np.ndarray:
-        """The vectors of a message's units (bot/safety/classifier.py: unit_vectors)."""
-        key = self._key(UNITS_KEY, text)
-        if key not in self.arrays:
-            self.arrays[key] = unit_vectors(get_encoder(), text)
-            self.changed = True
-        return self.arrays[key]
+        """The vectors of a message's units (bot/safety/classifier.py: EncodedMessage.unit_vectors)."""
+        self.fill([text])
+        return self.arrays[self._key(UNITS_KEY, text)]
 
     def save(self) -> None:
         if self.changed:
@@ -101,6 +108,7 @@ def classifier_from(
     labelled: some of them are ordinary. A logistic regression is fitted on the same vectors."""
     disclosures = [e for e in examples if e.is_crisis and not e.long]
     negative_texts = list(dict.fromkeys([e.text for e in examples if not e.is_crisis] + extra_negatives))
+    cache.fill(negative_texts + [e.text for e in disclosures])
     negatives = distinct_rows(np.vstack([cache.units(t) for t in negative_texts] + [cache.encode(negative_texts)]))
     vectors = cache.encode([e.text for e in disclosures])
     weights, bias = fit_regression(vectors, negatives)
@@ -119,6 +127,7 @@ def classifier_from(
 
 def read_examples(classifier: CrisisClassifier, examples: list[Example], cache: EmbeddingCache) -> list:
     """The classifier's reading of each example, as the running assistant reads a message."""
+    cache.fill([e.text for e in examples])
     return [classifier.read(cache.units(e.text)) for e in examples]
 
 
