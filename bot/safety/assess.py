@@ -46,14 +46,14 @@ def decide(detection: CrisisDetection, reading: ClassifierReading | None, refer:
         return Assessment(True, False, detection.kinds, detection.about, detection.involves_child, "patterns", score)
     if detection.mentions:
         # The subject named: referred when the learned layer is at least unsure, asked about otherwise.
-        refers = reading is not None and score >= check_in
-        named = set(detection.mentions) | (set(reading.kinds) if refers and reading else set())
+        confirmed = reading if reading is not None and score >= check_in else None
+        named = set(detection.mentions) | set(confirmed.kinds if confirmed else ())
         return Assessment(
-            refer=refers,
-            check_in=not refers,
-            kinds=tuple(k for k in KIND_ORDER if k in named) if refers else detection.mentions[:1],
+            refer=confirmed is not None,
+            check_in=confirmed is None,
+            kinds=tuple(k for k in KIND_ORDER if k in named) if confirmed else detection.mentions[:1],
             about=detection.about,
-            involves_child=detection.involves_child or bool(refers and reading and reading.involves_child),
+            involves_child=detection.involves_child or bool(confirmed and confirmed.involves_child),
             source="mention",
             score=score,
         )
