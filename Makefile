@@ -55,8 +55,9 @@ $(SPACY_MODEL): $(VENV)/.installed bot/spacy_pipeline.py bot/knowledge/vocabular
 $(CRISIS_MODEL): $(VENV)/.installed $(CRISIS_INPUTS)
 	PYTHONPATH=. $(PY) -m bot.safety.train --out $@
 
-# Retrains only when data, config, domain, the NLU components or the encoding they read changed. The crisis layer is
-# read at run time, not trained into the model: it only has to exist (order-only).
+# Retrains only when data, config, domain, the NLU components or the encoding they read changed.
+# The crisis layer is read at run time, not trained into the model: it only has to exist
+# (order-only).
 $(MODEL): $(VENV)/.installed $(SPACY_MODEL) $(TRAINING_INPUTS) | $(CRISIS_MODEL)
 	$(RASA) train --fixed-model-name trust
 
@@ -156,7 +157,6 @@ export-review: $(VENV)/.installed
 bench-safety: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.benchmark
 
-# Crisis detection figures: cross-validation and the frozen test split (bot/safety/evaluate.py).
 # The NLU's figures, kept in results/nlu (committed): the held-out set's report and confusion
 # matrix, 5-fold cross-validation on the training data, and the long real-style messages.
 nlu-report: $(MODEL)
@@ -164,6 +164,7 @@ nlu-report: $(MODEL)
 	$(RASA) test nlu --cross-validation --folds 5 --config config.yml --nlu data/nlu --out results/nlu/cross_validation
 	PYTHONPATH=. $(PY) -m bot.nlu_stories --out results/nlu/long_messages.txt
 
+# Crisis detection figures: cross-validation and the frozen test split (bot/safety/evaluate.py).
 eval-safety: $(VENV)/.installed $(SPACY_MODEL) $(CRISIS_MODEL)
 	PYTHONPATH=. $(PY) -m bot.safety.evaluate
 
