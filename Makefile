@@ -18,7 +18,7 @@ MODEL := models/trust.tar.gz
 # The learned crisis layer (bot/safety/classifier.py), built from its corpus like the Rasa model.
 CRISIS_MODEL := models/crisis_classifier.npz
 CRISIS_INPUTS := $(wildcard bot/safety/corpus/*.yml) tests/data/crisis_cases.yml $(wildcard data/nlu/*.yml) \
-	bot/encoder.py bot/safety/corpus.py bot/safety/classifier.py bot/safety/train.py
+	bot/encoder.py bot/safety/corpus.py bot/safety/classifier.py bot/safety/lexical.py bot/safety/train.py
 WEBCHAT := node_modules/rasa-webchat/lib/index.js
 CHROMIUM := /usr/bin/chromium
 # Request bodies over REQUEST_MAX_BYTES get 413 (Sanic reads SANIC_* settings from the environment).

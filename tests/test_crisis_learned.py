@@ -5,12 +5,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.safety import assess as assess_module
 from bot.safety.assess import Assessor, decide
 from bot.safety.classifier import KINDS, WINDOW_WORDS, ClassifierReading, CrisisClassifier, clauses, message_units
 from bot.safety.corpus import ABOUT, CASES_FILE, build_corpus, is_frozen, load_families, split_frames
 from bot.safety.detector import CrisisDetection
+from bot.safety.lexical import LETTER_NGRAMS, WORD_NGRAMS, LexicalModel
 from bot.yaml_data import load_yaml
 
 
@@ -120,8 +123,8 @@ def test_every_case_file_disclosure_is_referred_with_its_kind(assessor):
 @pytest.mark.parametrize(
     "text",
     [
-        "my cousin is doing a fundraiser walk for suicide awareness, should i join even though we're not close",
         "is it true that self harm is more common in teenage girls? asking for a school project",
+        "what does self harm actually mean, my daughter's school sent a letter about it",
     ],
 )
 def test_a_subject_named_without_a_disclosure_is_asked_about_not_referred(assessor, text):
@@ -158,6 +161,8 @@ def test_disclosures_are_referred_with_their_kind(assessor, text, kind):
     [
         "how do I learn to trust my girlfriend again after she lied about her ex?",
         "my boss keeps taking credit for my work and I don't trust anyone in the office now",
+        # "suicide awareness" is a figure of speech in patterns.yml: a topic, not a mention.
+        "my cousin is doing a fundraiser walk for suicide awareness, should i join even though we're not close",
         "",
         "🙂🙂🙂",
     ],
@@ -196,3 +201,29 @@ def test_a_message_is_assessed_once_however_often_it_is_asked_about(monkeypatch)
     for _ in range(3):
         assessor("my girlfriend read my diary and I can't trust her")
     assert len(calls) == 1
+
+
+def test_the_surface_word_model_reads_as_sklearn_tfidf_does_and_survives_saving(tmp_path):
+    disclosures = ["i want to kill myself", "he hits me every night", "i cut myself again", "i want to kil myslef"]
+    negatives = ["this job is killing me", "he hit the gym every night", "i cut my hair again", "my boyfriend lies to me"]
+    model = LexicalModel.fit(disclosures, negatives)
+    texts = ["i wanna kil myself tonight", "i love my job", "", "🙂🙂", "HE HITS ME!!"]
+
+    def reference(terms: np.ndarray, idf: np.ndarray, **options) -> sparse.csr_matrix:
+        vectorizer = TfidfVectorizer(vocabulary={str(t): i for i, t in enumerate(terms)}, sublinear_tf=True, **options)
+        vectorizer.fit(["x"])
+        vectorizer.idf_ = idf
+        return vectorizer.transform(texts)
+
+    features = sparse.hstack(
+        [
+            reference(model.word_terms, model.word_idf, ngram_range=WORD_NGRAMS),
+            reference(model.letter_terms, model.letter_idf, analyzer="char_wb", ngram_range=LETTER_NGRAMS),
+        ]
+    ).tocsr()
+    expected = 1.0 / (1.0 + np.exp(-(features @ model.weights + model.bias)))
+    assert np.allclose(model.probabilities(texts), expected, atol=1e-6)
+    assert model.probabilities(texts)[0] > 0.5 > model.probabilities(texts)[1]
+    np.savez(tmp_path / "lexical.npz", **model.arrays())
+    loaded = LexicalModel.from_arrays(dict(np.load(tmp_path / "lexical.npz")))
+    assert np.array_equal(loaded.probabilities(texts), model.probabilities(texts))

@@ -28,6 +28,7 @@ import numpy as np
 
 from bot.encoder import WIDTH, SentenceEncoder, TokenStates, get_encoder, pool
 from bot.paths import REPO_ROOT
+from bot.safety.lexical import LexicalModel
 from bot.safety.recent import Recent
 
 CLASSIFIER_FILE = REPO_ROOT / "models" / "crisis_classifier.npz"
@@ -40,8 +41,10 @@ WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this
 WHOLE = -1  # the chunk index of the whole-message unit: it is the message's own vector
 WHOLE_CHUNK_WORDS = 100  # the message's own vector is pooled from passes of up to this many words
 MAX_UNITS = 240
+FEW_UNITS = 8  # up to this many units, similarities are worked out one unit at a time (_similarities)
 NEIGHBOURS = 3
 REGRESSION_SHARE = 0.1  # the logistic regression's probability, weighted, is added to the neighbours' score
+LEXICAL_SHARE = 0.2  # and so is the surface-word model's (bot/safety/lexical.py)
 REMEMBERED = 64  # messages whose encoding is kept
 # How a message is split and pooled. Vectors kept between runs (the training cache, Rasa's
 # training cache through the NLU featurizer) are keyed on it: change it when the reading changes.
@@ -185,6 +188,15 @@ def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedM
     return encoded
 
 
+def _similarities(vectors: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    """vectors @ labelled.T. For a few vectors (a chat message's units), one matrix-vector
+    product each: OpenBLAS's matrix product copies the whole labelled matrix first, which for
+    the 14,600 negatives took 3.2 ms for three units against 0.6 ms this way (docs/benchmarks.md)."""
+    if len(vectors) <= FEW_UNITS:
+        return np.stack([labelled @ vector for vector in vectors]) if len(vectors) else np.zeros((0, len(labelled)), np.float32)
+    return vectors @ labelled.T
+
+
 def _top_mean(similarities: np.ndarray, k: int) -> np.ndarray:
     k = min(k, similarities.shape[1])
     return np.partition(similarities, -k, axis=1)[:, -k:].mean(axis=1)
@@ -211,21 +223,22 @@ class CrisisClassifier:
     negatives: np.ndarray  # (m, dimension), L2-normalised
     regression_weights: np.ndarray  # (dimension,): a logistic regression, disclosures against negatives
     regression_bias: float
+    lexical: LexicalModel  # the same units, read by their words and letters
     refer_threshold: float = 0.0
     check_in_threshold: float = 0.0
 
-    def unit_scores(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each unit's score and its similarities to every disclosure."""
-        to_disclosures = vectors @ self.disclosures.T
-        score = _top_mean(to_disclosures, NEIGHBOURS) - _top_mean(vectors @ self.negatives.T, NEIGHBOURS)
+    def unit_scores(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each unit's score (from its vector and its text) and its similarities to every disclosure."""
+        to_disclosures = _similarities(vectors, self.disclosures)
+        score = _top_mean(to_disclosures, NEIGHBOURS) - _top_mean(_similarities(vectors, self.negatives), NEIGHBOURS)
         probability = 1.0 / (1.0 + np.exp(-(vectors @ self.regression_weights + self.regression_bias)))
-        return score + REGRESSION_SHARE * probability, to_disclosures
+        return score + REGRESSION_SHARE * probability + LEXICAL_SHARE * self.lexical.probabilities(texts), to_disclosures
 
-    def read(self, vectors: np.ndarray) -> ClassifierReading:
-        """Reads the unit vectors of one message."""
+    def read(self, vectors: np.ndarray, texts: list[str]) -> ClassifierReading:
+        """Reads one message's units: their vectors and their texts, in the same order."""
         if len(vectors) == 0:
             return ClassifierReading(-1.0, (), False, False)
-        scores, to_disclosures = self.unit_scores(vectors)
+        scores, to_disclosures = self.unit_scores(vectors, texts)
         best = int(np.argmax(scores))
         nearest = np.argsort(-to_disclosures[best])[:NEIGHBOURS]
         votes = self.disclosure_kinds[nearest].sum(axis=0)
@@ -251,6 +264,7 @@ class CrisisClassifier:
             regression_weights=self.regression_weights.astype(np.float32),
             regression_bias=np.array(self.regression_bias, dtype=np.float32),
             thresholds=np.array(json.dumps(thresholds)),
+            **self.lexical.arrays(),
         )
 
     @classmethod
@@ -267,6 +281,7 @@ class CrisisClassifier:
             negatives=data["negatives"],
             regression_weights=data["regression_weights"],
             regression_bias=float(data["regression_bias"]),
+            lexical=LexicalModel.from_arrays(data),
             refer_threshold=thresholds["refer"],
             check_in_threshold=thresholds["check_in"],
         )
@@ -286,7 +301,8 @@ class LearnedLayer:
         return self._recent.get(text, lambda: encode_messages(self.encoder, [text])[0])
 
     def read(self, text: str) -> ClassifierReading:
-        return self.classifier.read(self.encoded(text).unit_vectors())
+        encoded = self.encoded(text)
+        return self.classifier.read(encoded.unit_vectors(), [unit.text for unit in encoded.units])
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,9 @@ import numpy as np
 
 from bot.encoder import get_encoder
 from bot.paths import REPO_ROOT
-from bot.safety.classifier import CLASSIFIER_FILE, KINDS, READING_VERSION, CrisisClassifier, encode_messages
+from bot.safety.classifier import CLASSIFIER_FILE, KINDS, READING_VERSION, CrisisClassifier, encode_messages, message_units
 from bot.safety.corpus import Example, build_corpus, frame_sentences
+from bot.safety.lexical import LexicalModel
 
 CACHE_FILE = REPO_ROOT / ".cache" / "crisis_embeddings.npz"
 # Cache keys name how a vector was read: a new way of reading a message gets new keys.
@@ -26,6 +27,7 @@ FILL_BATCH = 256  # texts encoded together when the cache is filled
 FOLDS = 5
 REFER_FALSE_ALARMS = 0.01
 CHECK_IN_FALSE_ALARMS = 0.03
+SAME_NEGATIVE = 0.99  # negatives at least this similar to one kept already are left out (distinct_rows)
 
 
 class EmbeddingCache:
@@ -81,11 +83,23 @@ class EmbeddingCache:
             )
 
 
-def distinct_rows(vectors: np.ndarray) -> np.ndarray:
-    """Each vector once (a one-sentence text's unit is also its whole): a repeated negative
-    would count twice among a unit's nearest, and every row costs reading time per message."""
-    _, first = np.unique(np.round(vectors, 5), axis=0, return_index=True)
-    return vectors[np.sort(first)]
+def distinct_rows(vectors: np.ndarray, same: float = SAME_NEGATIVE, block: int = 1024) -> np.ndarray:
+    """Each vector once, near-copies dropped (a one-sentence text's unit is also its whole, a
+    clause that is nearly its whole sentence reads the same): a repeated negative would count
+    twice among a unit's nearest, and every row costs reading time per message. Greedy, in
+    order: a row is kept unless a kept row is at least `same` similar to it."""
+    kept: list[np.ndarray] = []
+    for start in range(0, len(vectors), block):
+        rows = vectors[start : start + block]
+        if kept:
+            rows = rows[(rows @ np.vstack(kept).T).max(axis=1) < same]
+        inside = rows @ rows.T
+        chosen: list[int] = []
+        for index in range(len(rows)):
+            if not chosen or inside[index, chosen].max() < same:
+                chosen.append(index)
+        kept.append(rows[chosen])
+    return np.vstack(kept) if kept else vectors[:0]
 
 
 def fit_regression(disclosures: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, float]:
@@ -105,13 +119,16 @@ def classifier_from(
     """The labelled vectors: every disclosure as a whole (a one-sentence one reads the same
     inside a story, each sentence being encoded alone); every unit of every hard negative and of
     every story frame, and each of them as a whole. A disclosure's own clauses are not
-    labelled: some of them are ordinary. A logistic regression is fitted on the same vectors."""
+    labelled: some of them are ordinary. A logistic regression is fitted on the same vectors, and
+    the surface-word model (bot/safety/lexical.py) on the same units' texts."""
     disclosures = [e for e in examples if e.is_crisis and not e.long]
     negative_texts = list(dict.fromkeys([e.text for e in examples if not e.is_crisis] + extra_negatives))
     cache.fill(negative_texts + [e.text for e in disclosures])
     negatives = distinct_rows(np.vstack([cache.units(t) for t in negative_texts] + [cache.encode(negative_texts)]))
     vectors = cache.encode([e.text for e in disclosures])
     weights, bias = fit_regression(vectors, negatives)
+    negative_units = list(dict.fromkeys(negative_texts + [unit for t in negative_texts for unit in message_units(t)]))
+    lexical = LexicalModel.fit([e.text for e in disclosures], negative_units)
     return CrisisClassifier(
         disclosures=vectors,
         disclosure_kinds=np.array([[kind in e.kinds for kind in KINDS] for e in disclosures]),
@@ -120,6 +137,7 @@ def classifier_from(
         negatives=negatives,
         regression_weights=weights,
         regression_bias=bias,
+        lexical=lexical,
         refer_threshold=refer,
         check_in_threshold=check_in,
     )
@@ -128,7 +146,7 @@ def classifier_from(
 def read_examples(classifier: CrisisClassifier, examples: list[Example], cache: EmbeddingCache) -> list:
     """The classifier's reading of each example, as the running assistant reads a message."""
     cache.fill([e.text for e in examples])
-    return [classifier.read(cache.units(e.text)) for e in examples]
+    return [classifier.read(cache.units(e.text), message_units(e.text)) for e in examples]
 
 
 def fold_of(family: str) -> int:
