@@ -8,8 +8,8 @@ false alarms from 51.5/63.5/70.5% to 53.6/65.5/76.2% (docs/crisis-detection.md).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
@@ -20,6 +20,7 @@ WORD_NGRAMS = (1, 2)
 LETTER_NGRAMS = (3, 5)
 LETTER_MIN_TEXTS = 2  # a run of letters seen in one training text only is left out
 REGULARISATION = 10.0  # logistic regression's C, as in the cross-validation that chose it
+ARRAY_PREFIX = "lexical_"  # the model's arrays in the classifier's npz
 
 
 def _word_analyzer() -> Callable[[str], list[str]]:
@@ -93,23 +94,10 @@ class LexicalModel:
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The model as named arrays (saved in the classifier's npz)."""
-        return {
-            "lexical_word_terms": self.word_terms,
-            "lexical_word_idf": self.word_idf,
-            "lexical_letter_terms": self.letter_terms,
-            "lexical_letter_idf": self.letter_idf,
-            "lexical_weights": self.weights,
-            "lexical_bias": np.array(self.bias),
-        }
+        """The model as named arrays (saved in the classifier's npz, beside its own)."""
+        return {ARRAY_PREFIX + field.name: np.asarray(getattr(self, field.name)) for field in fields(self)}
 
     @classmethod
-    def from_arrays(cls, data: dict[str, np.ndarray]) -> "LexicalModel":
-        return cls(
-            word_terms=data["lexical_word_terms"],
-            word_idf=data["lexical_word_idf"],
-            letter_terms=data["lexical_letter_terms"],
-            letter_idf=data["lexical_letter_idf"],
-            weights=data["lexical_weights"],
-            bias=float(data["lexical_bias"]),
-        )
+    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> "LexicalModel":
+        values = {field.name: data[ARRAY_PREFIX + field.name] for field in fields(cls)}
+        return cls(**{**values, "bias": float(values["bias"])})
