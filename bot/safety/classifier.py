@@ -6,9 +6,10 @@ message when it is short. The encoder runs once per sentence, so a sentence read
 alone and inside a long story; a clause is pooled from its sentence's token states. A unit's
 score is how much closer it is to the disclosures than to the hard negatives (the mean cosine
 similarity of its three nearest disclosures minus that of its three nearest hard negatives),
-plus a tenth of a logistic regression's probability that it is a disclosure.
-The message's score is its highest unit's. The kinds, about whom and whether a child is at
-risk are voted by that unit's three nearest disclosures.
+plus a tenth of a logistic regression's probability that it is a disclosure and a fifth of the
+surface-word model's (bot/safety/lexical.py). The message's score is its highest unit's. The
+kinds are voted by that unit's five nearest disclosures, about whom and whether a child is at
+risk by its three nearest.
 
 Chosen over a logistic regression alone, word and character n-grams and a small network on the
 encoder's token states by family-grouped cross-validation, as was the regression's share
@@ -192,7 +193,7 @@ def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedM
 def _similarities(vectors: np.ndarray, labelled: np.ndarray) -> np.ndarray:
     """vectors @ labelled.T. For a few vectors (a chat message's units), one matrix-vector
     product each: OpenBLAS's matrix product copies the whole labelled matrix first, which for
-    the 14,600 negatives took 3.2 ms for three units against 0.6 ms this way (docs/benchmarks.md)."""
+    the 14,600 negatives took 3.2 ms for three units against 0.6 ms this way (docs/crisis-detection.md)."""
     if len(vectors) <= FEW_UNITS:
         return np.stack([labelled @ vector for vector in vectors]) if len(vectors) else np.zeros((0, len(labelled)), np.float32)
     return vectors @ labelled.T

@@ -75,8 +75,9 @@ class LexicalModel:
         from sklearn.linear_model import LogisticRegression
 
         texts = disclosures + negatives
-        words = TfidfVectorizer(ngram_range=WORD_NGRAMS, sublinear_tf=True).fit(texts)
-        letters = TfidfVectorizer(analyzer="char_wb", ngram_range=LETTER_NGRAMS, min_df=LETTER_MIN_TEXTS, sublinear_tf=True).fit(texts)
+        # The same analyzers as `_readers` counts with, so training and reading cannot drift apart.
+        words = TfidfVectorizer(analyzer=_word_analyzer(), sublinear_tf=True).fit(texts)
+        letters = TfidfVectorizer(analyzer=_letter_analyzer(), min_df=LETTER_MIN_TEXTS, sublinear_tf=True).fit(texts)
         features = sparse.hstack([words.transform(texts), letters.transform(texts)]).tocsr()
         labels = np.r_[np.ones(len(disclosures)), np.zeros(len(negatives))]
         model = LogisticRegression(C=REGULARISATION, class_weight="balanced", max_iter=3000).fit(features, labels)
