@@ -33,9 +33,16 @@ LAYERS = 6
 HEADS = 12
 WIDTH = 384
 LAYER_NORM_EPS = 1e-12
-# Sequences are batched by length; a batch holds at most this many word pieces (padding included).
+# Texts of up to this many word pieces in all (a chat message's sentence passes and its
+# whole-message pass) are packed side by side into one row, each attending only to itself: one
+# run, the weights streamed through once instead of once a pass (docs/crisis-detection.md).
+PACKED_PIECES = 256
+# More than that (a long message, training) is run in batches of texts of similar length: a
+# batch holds at most BATCH_TOKENS word pieces, padding included, and at most PADDING_SHARE
+# times its real word pieces. Packing long messages into rows was slower (attention over the
+# whole row).
 BATCH_TOKENS = 4096
-PADDING_SHARE = 1.3  # a batch's padded size is at most this many times its real word pieces
+PADDING_SHARE = 1.3
 
 
 class EncoderIntegrityError(RuntimeError):
@@ -148,8 +155,10 @@ class _GraphBuilder:
             "all-MiniLM-L6-v2",
             [
                 helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
-                helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["length"]),
-                helper.make_tensor_value_info("mask_bias", TensorProto.FLOAT, ["batch", 1, 1, "length"]),
+                # (1 or batch, length); (batch, 1, 1 or length, length): a text packed beside
+                # others has a mask of its own for each query position (SentenceEncoder._runs).
+                helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["position_rows", "length"]),
+                helper.make_tensor_value_info("mask_bias", TensorProto.FLOAT, ["batch", 1, "queries", "length"]),
             ],
             [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", WIDTH])],
             self.initializers,
@@ -200,43 +209,57 @@ class SentenceEncoder:
         self.session = onnxruntime.InferenceSession(_GraphBuilder(weights).build(), options, providers=["CPUExecutionProvider"])
 
     def token_states(self, texts: list[str]) -> list[TokenStates]:
-        """Token states of each text, computed in batches of similar length (a message's short
-        sentences are not padded to the length of its whole-message pass)."""
+        """Token states of each text, as its own pass would give them."""
         encodings = self.tokenizer.encode_batch(list(texts))
         result: list[TokenStates | None] = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        start = 0
-        while start < len(order):
-            end = start + 1
-            real = len(encodings[order[start]].ids)
-            while end < len(order):
-                length = len(encodings[order[end]].ids)
-                padded = length * (end - start + 1)
-                if padded > BATCH_TOKENS or padded > PADDING_SHARE * (real + length):
-                    break
-                real += length
-                end += 1
-            members = order[start:end]
-            longest = max(len(encodings[i].ids) for i in members)
-            ids = np.zeros((len(members), longest), dtype=np.int64)
-            mask = np.zeros((len(members), longest), dtype=np.float32)
-            for row, index in enumerate(members):
-                pieces = encodings[index].ids
-                ids[row, : len(pieces)] = pieces
-                mask[row, : len(pieces)] = 1.0
-            states = self.session.run(
-                None,
-                {
-                    "input_ids": ids,
-                    "position_ids": np.arange(longest, dtype=np.int64),
-                    "mask_bias": ((1.0 - mask)[:, None, None, :] * np.float32(-1e9)).astype(np.float32),
-                },
-            )[0]
-            for row, index in enumerate(members):
-                length = len(encodings[index].ids)
-                result[index] = TokenStates(states[row, :length], list(encodings[index].offsets))
-            start = end
+        for members, feed in self._runs([encoding.ids for encoding in encodings]):
+            states = self.session.run(None, feed)[0]
+            for index, row, start in members:
+                end = start + len(encodings[index].ids)
+                result[index] = TokenStates(states[row, start:end], list(encodings[index].offsets))
         return result  # type: ignore[return-value]
+
+    @staticmethod
+    def _runs(pieces: list[list[int]]) -> list[tuple[list[tuple[int, int, int]], dict[str, np.ndarray]]]:
+        """The encoder runs for these texts' word pieces: each run's inputs and where each of
+        its texts sits in them (text index, row, first position)."""
+        total = sum(len(ids) for ids in pieces)
+        if total <= PACKED_PIECES:
+            ids = np.array([[piece for text in pieces for piece in text]], dtype=np.int64)
+            positions = np.concatenate([np.arange(len(text)) for text in pieces])[None].astype(np.int64)
+            mask_bias = np.full((1, 1, total, total), np.float32(-1e9), dtype=np.float32)
+            members, start = [], 0
+            for index, text in enumerate(pieces):
+                mask_bias[0, 0, start : start + len(text), start : start + len(text)] = 0.0
+                members.append((index, 0, start))
+                start += len(text)
+            return [(members, {"input_ids": ids, "position_ids": positions, "mask_bias": mask_bias})]
+        runs = []
+        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
+        first = 0
+        while first < len(order):
+            last, real = first + 1, len(pieces[order[first]])
+            while last < len(order):
+                padded = len(pieces[order[last]]) * (last - first + 1)
+                if padded > BATCH_TOKENS or padded > PADDING_SHARE * (real + len(pieces[order[last]])):
+                    break
+                real += len(pieces[order[last]])
+                last += 1
+            batch = order[first:last]
+            width = max(len(pieces[i]) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.float32)
+            for row, index in enumerate(batch):
+                ids[row, : len(pieces[index])] = pieces[index]
+                mask[row, : len(pieces[index])] = 1.0
+            feed = {
+                "input_ids": ids,
+                "position_ids": np.arange(width, dtype=np.int64)[None],
+                "mask_bias": ((1.0 - mask)[:, None, None, :] * np.float32(-1e9)).astype(np.float32),
+            }
+            runs.append(([(index, row, 0) for row, index in enumerate(batch)], feed))
+            first = last
+        return runs
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised sentence vectors, one row per text (float32, shape (n, 384))."""

@@ -9,6 +9,7 @@ import pytest
 from bot.encoder import (
     EXPECTED_SHA256,
     MAX_WORD_PIECES,
+    PACKED_PIECES,
     EncoderIntegrityError,
     SentenceEncoder,
     get_encoder,
@@ -39,8 +40,17 @@ def test_vectors_equal_the_stored_reference(encoder):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_batching_by_length_gives_the_vectors_of_one_at_a_time(encoder):
-    texts = ["hi", "my partner lied to me again and I don't know what to do " * 3, "ok then", "word " * 300, "🙂"]
+@pytest.mark.parametrize(
+    "texts, packed",
+    [
+        (["hi", "my partner lied to me again and I don't know what to do", "ok then", "🙂", "I can't do this anymore."], True),
+        (["hi", "my partner lied to me again and I don't know what to do " * 3, "ok then", "word " * 300, "🙂"], False),
+    ],
+    ids=["packed-into-one-row", "batches-of-similar-length"],
+)
+def test_texts_encoded_together_read_as_each_alone(encoder, texts, packed):
+    pieces = sum(len(encoder.tokenizer.encode(t).ids) for t in texts)
+    assert (pieces <= PACKED_PIECES) == packed
     together = encoder.encode(texts)
     alone = np.vstack([encoder.encode([t]) for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
