@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.neural_network import MLPClassifier
 
+from bot.encoder import get_encoder
 from bot.safety import assess as assess_module
 from bot.safety.assess import Assessor, decide
-from bot.safety.classifier import KINDS, WINDOW_WORDS, ClassifierReading, CrisisClassifier, clauses, message_units
+from bot.safety.classifier import KINDS, WINDOW_WORDS, ClassifierReading, CrisisClassifier, UnitNetwork, clauses, message_units
 from bot.safety.corpus import ABOUT, CASES_FILE, build_corpus, is_frozen, load_families, split_frames
 from bot.safety.detector import CrisisDetection
 from bot.safety.lexical import LETTER_NGRAMS, WORD_NGRAMS, LexicalModel
+from bot.safety.train import NETWORK_ALPHA, NETWORK_EPOCHS, NETWORK_HIDDEN, fit_network
 from bot.yaml_data import load_yaml
 
 
@@ -227,3 +230,18 @@ def test_the_surface_word_model_reads_as_sklearn_tfidf_does_and_survives_saving(
     np.savez(tmp_path / "lexical.npz", **model.arrays())
     loaded = LexicalModel.from_arrays(dict(np.load(tmp_path / "lexical.npz")))
     assert np.array_equal(loaded.probabilities(texts), model.probabilities(texts))
+
+
+def test_the_small_network_reads_as_sklearn_does_and_survives_saving(tmp_path):
+    encoder = get_encoder()
+    disclosures = encoder.encode(["i want to kill myself", "he hits me every night", "i cut myself again", "i'm going to end it tonight"])
+    negatives = encoder.encode(["this job is killing me", "he hit the gym every night", "i cut my hair again", "my boyfriend lies to me"])
+    network = fit_network(disclosures, negatives)
+    reference = MLPClassifier(hidden_layer_sizes=(NETWORK_HIDDEN,), alpha=NETWORK_ALPHA, max_iter=NETWORK_EPOCHS, random_state=0)
+    reference.fit(np.vstack([negatives, disclosures]), np.r_[np.zeros(4), np.ones(4)])
+    units = encoder.encode(["i want to die", "my job is so boring", "🙂"])
+    assert np.allclose(network.probabilities(units), reference.predict_proba(units)[:, 1], atol=1e-5)
+    assert network.probabilities(units)[0] > 0.5 > network.probabilities(units)[1]
+    np.savez(tmp_path / "network.npz", **network.arrays())
+    loaded = UnitNetwork.from_arrays(dict(np.load(tmp_path / "network.npz")))
+    assert np.array_equal(loaded.probabilities(units), network.probabilities(units))

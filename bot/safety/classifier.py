@@ -6,8 +6,9 @@ message when it is short. The encoder runs once per sentence, so a sentence read
 alone and inside a long story; a clause is pooled from its sentence's token states. A unit's
 score is how much closer it is to the disclosures than to the hard negatives (the mean cosine
 similarity of its three nearest disclosures minus that of its three nearest hard negatives),
-plus a tenth of a logistic regression's probability that it is a disclosure and a fifth of the
-surface-word model's (bot/safety/lexical.py). The message's score is its highest unit's. The
+plus a tenth of a logistic regression's probability that it is a disclosure, a tenth of a small
+network's (one hidden layer of 256, fitted on the same vectors) and a fifth of the surface-word
+model's (bot/safety/lexical.py). The message's score is its highest unit's. The
 kinds are voted by that unit's five nearest disclosures, about whom and whether a child is at
 risk by its three nearest.
 
@@ -46,6 +47,7 @@ FEW_UNITS = 8  # up to this many units, similarities are worked out one unit at 
 NEIGHBOURS = 3
 KIND_VOTERS = 5  # the best unit's nearest disclosures that vote its kind (CV: right kind 92.7% against 91.0% with 3)
 REGRESSION_SHARE = 0.1  # the logistic regression's probability, weighted, is added to the neighbours' score
+NETWORK_SHARE = 0.1  # and so is the small network's (CV recall at 5% false alarms 75.1% -> 78.9%)
 LEXICAL_SHARE = 0.2  # and so is the surface-word model's (bot/safety/lexical.py)
 REMEMBERED = 64  # messages whose encoding is kept
 # How a message is split and pooled. Vectors kept between runs (the training cache, Rasa's
@@ -205,6 +207,38 @@ def _top_mean(similarities: np.ndarray, k: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class UnitNetwork:
+    """A network of one hidden layer (ReLU) giving the probability that a unit vector is a
+    disclosure, fitted by sklearn's MLPClassifier (bot/safety/train.py: fit_network)."""
+
+    hidden_weights: np.ndarray  # (dimension, hidden)
+    hidden_bias: np.ndarray  # (hidden,)
+    output_weights: np.ndarray  # (hidden,)
+    output_bias: float
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        hidden = np.maximum(vectors @ self.hidden_weights + self.hidden_bias, 0.0)
+        return 1.0 / (1.0 + np.exp(-(hidden @ self.output_weights + self.output_bias)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "network_hidden_weights": self.hidden_weights.astype(np.float32),
+            "network_hidden_bias": self.hidden_bias.astype(np.float32),
+            "network_output_weights": self.output_weights.astype(np.float32),
+            "network_output_bias": np.array(self.output_bias, dtype=np.float32),
+        }
+
+    @classmethod
+    def from_arrays(cls, data) -> "UnitNetwork":
+        return cls(
+            data["network_hidden_weights"],
+            data["network_hidden_bias"],
+            data["network_output_weights"],
+            float(data["network_output_bias"]),
+        )
+
+
+@dataclass(frozen=True)
 class ClassifierReading:
     """What the learned layer read in one message."""
 
@@ -225,6 +259,7 @@ class CrisisClassifier:
     negatives: np.ndarray  # (m, dimension), L2-normalised
     regression_weights: np.ndarray  # (dimension,): a logistic regression, disclosures against negatives
     regression_bias: float
+    network: UnitNetwork  # a small network on the same vectors
     lexical: LexicalModel  # the same units, read by their words and letters
     refer_threshold: float = 0.0
     check_in_threshold: float = 0.0
@@ -234,7 +269,8 @@ class CrisisClassifier:
         to_disclosures = _similarities(vectors, self.disclosures)
         score = _top_mean(to_disclosures, NEIGHBOURS) - _top_mean(_similarities(vectors, self.negatives), NEIGHBOURS)
         probability = 1.0 / (1.0 + np.exp(-(vectors @ self.regression_weights + self.regression_bias)))
-        return score + REGRESSION_SHARE * probability + LEXICAL_SHARE * self.lexical.probabilities(texts), to_disclosures
+        score = score + REGRESSION_SHARE * probability + NETWORK_SHARE * self.network.probabilities(vectors)
+        return score + LEXICAL_SHARE * self.lexical.probabilities(texts), to_disclosures
 
     def read(self, vectors: np.ndarray, texts: list[str]) -> ClassifierReading:
         """Reads one message's units: their vectors and their texts, in the same order."""
@@ -267,6 +303,7 @@ class CrisisClassifier:
             regression_weights=self.regression_weights.astype(np.float32),
             regression_bias=np.array(self.regression_bias, dtype=np.float32),
             thresholds=np.array(json.dumps(thresholds)),
+            **self.network.arrays(),
             **self.lexical.arrays(),
         )
 
@@ -284,6 +321,7 @@ class CrisisClassifier:
             negatives=data["negatives"],
             regression_weights=data["regression_weights"],
             regression_bias=float(data["regression_bias"]),
+            network=UnitNetwork.from_arrays(data),
             lexical=LexicalModel.from_arrays(data),
             refer_threshold=thresholds["refer"],
             check_in_threshold=thresholds["check_in"],

@@ -15,7 +15,7 @@ import numpy as np
 
 from bot.encoder import get_encoder
 from bot.paths import REPO_ROOT
-from bot.safety.classifier import CLASSIFIER_FILE, KINDS, READING_VERSION, CrisisClassifier, encode_messages, message_units
+from bot.safety.classifier import CLASSIFIER_FILE, KINDS, READING_VERSION, CrisisClassifier, UnitNetwork, encode_messages, message_units
 from bot.safety.corpus import Example, build_corpus, frame_sentences
 from bot.safety.lexical import LexicalModel
 
@@ -113,14 +113,38 @@ def fit_regression(disclosures: np.ndarray, negatives: np.ndarray) -> tuple[np.n
     return model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
 
+NETWORK_HIDDEN = 256
+NETWORK_ALPHA = 0.01  # L2 penalty
+NETWORK_EPOCHS = 60  # a fixed number of passes, as in the cross-validation that chose them
+
+
+def fit_network(disclosures: np.ndarray, negatives: np.ndarray) -> UnitNetwork:
+    """A one-hidden-layer network of disclosure against negative vectors (the disclosures
+    repeated to balance the classes; seeded, so a training run is repeatable)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    repeats = max(1, round(len(negatives) / max(len(disclosures), 1)))
+    features = np.vstack([negatives] + [disclosures] * repeats)
+    labels = np.r_[np.zeros(len(negatives)), np.ones(len(disclosures) * repeats)]
+    model = MLPClassifier(hidden_layer_sizes=(NETWORK_HIDDEN,), alpha=NETWORK_ALPHA, max_iter=NETWORK_EPOCHS, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # stopping after NETWORK_EPOCHS is the choice
+        model.fit(features, labels)
+    (hidden, output), (hidden_bias, output_bias) = model.coefs_, model.intercepts_
+    return UnitNetwork(hidden.astype(np.float32), hidden_bias.astype(np.float32), output[:, 0].astype(np.float32), float(output_bias[0]))
+
+
 def classifier_from(
     examples: list[Example], extra_negatives: list[str], cache: EmbeddingCache, refer: float = 0.0, check_in: float = 0.0
 ) -> CrisisClassifier:
     """The labelled vectors: every disclosure as a whole (a one-sentence one reads the same
     inside a story, each sentence being encoded alone); every unit of every hard negative and of
     every story frame, and each of them as a whole. A disclosure's own clauses are not
-    labelled: some of them are ordinary. A logistic regression is fitted on the same vectors, and
-    the surface-word model (bot/safety/lexical.py) on the same units' texts."""
+    labelled: some of them are ordinary. A logistic regression and a small network are fitted on
+    the same vectors, and the surface-word model (bot/safety/lexical.py) on the same units' texts."""
     disclosures = [e for e in examples if e.is_crisis and not e.long]
     negative_texts = list(dict.fromkeys([e.text for e in examples if not e.is_crisis] + extra_negatives))
     cache.fill(negative_texts + [e.text for e in disclosures])
@@ -137,6 +161,7 @@ def classifier_from(
         negatives=negatives,
         regression_weights=weights,
         regression_bias=bias,
+        network=fit_network(vectors, negatives),
         lexical=lexical,
         refer_threshold=refer,
         check_in_threshold=check_in,
