@@ -33,6 +33,8 @@ LAYERS = 6
 HEADS = 12
 WIDTH = 384
 LAYER_NORM_EPS = 1e-12
+# ONNX Runtime's own fused operators (SkipLayerNormalization, BiasGelu), in every CPU build.
+MICROSOFT = "com.microsoft"
 # Texts of up to this many word pieces in all (a chat message's sentence passes and its
 # whole-message pass) are packed side by side into one row, each attending only to itself: one
 # run, the weights streamed through once instead of once a pass (docs/crisis-detection.md).
@@ -97,21 +99,33 @@ class _GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(self, kind: str, inputs: list[str], **attributes) -> str:
+    def op(self, kind: str, inputs: list[str], outputs: int = 1, domain: str = "", **attributes) -> str | list[str]:
         from onnx import helper
 
-        output = f"n{len(self.nodes)}"
-        self.nodes.append(helper.make_node(kind, inputs, [output], **attributes))
-        return output
+        names = [f"n{len(self.nodes)}_{i}" for i in range(outputs)]
+        self.nodes.append(helper.make_node(kind, inputs, names, domain=domain, **attributes))
+        return names[0] if outputs == 1 else names
 
     def layer_norm(self, x: str, prefix: str) -> str:
         weight = self.constant(prefix + ".weight", self.weights[prefix + ".weight"])
         bias = self.constant(prefix + ".bias", self.weights[prefix + ".bias"])
         return self.op("LayerNormalization", [x, weight, bias], axis=-1, epsilon=LAYER_NORM_EPS)
 
-    def linear(self, x: str, prefix: str) -> str:
-        weight = self.constant(prefix + ".weight", self.weights[prefix + ".weight"].T.copy())
-        return self.op("Add", [self.op("MatMul", [x, weight]), self.constant(prefix + ".bias", self.weights[prefix + ".bias"])])
+    def matmul(self, x: str, prefix: str) -> str:
+        """x times a dense layer's weight, without its bias."""
+        return self.op("MatMul", [x, self.constant(prefix + ".weight", self.weights[prefix + ".weight"].T.copy())])
+
+    def bias(self, prefix: str) -> str:
+        return self.constant(prefix + ".bias", self.weights[prefix + ".bias"])
+
+    def dense_add_norm(self, x: str, residual: str, dense: str, norm: str) -> str:
+        """LayerNorm(x W + b + residual) in one fused operator."""
+        gamma, beta = (
+            self.constant(norm + ".weight", self.weights[norm + ".weight"]),
+            self.constant(norm + ".bias", self.weights[norm + ".bias"]),
+        )
+        inputs = [self.matmul(x, dense), residual, gamma, beta, self.bias(dense)]
+        return self.op("SkipLayerNormalization", inputs, domain=MICROSOFT, epsilon=LAYER_NORM_EPS)
 
     def build(self) -> bytes:
         from onnx import TensorProto, helper
@@ -129,26 +143,28 @@ class _GraphBuilder:
         head = WIDTH // HEADS
         split = self.constant("split_heads", np.array([0, 0, HEADS, head], np.int64))
         merge = self.constant("merge_heads", np.array([0, 0, WIDTH], np.int64))
+        thirds = self.constant("thirds", np.array([WIDTH] * 3, np.int64))
         scale = self.constant("scale", np.array(1.0 / np.sqrt(head), np.float32))
-        half = self.constant("half", np.array(0.5, np.float32))
-        one = self.constant("one", np.array(1.0, np.float32))
-        inv_sqrt2 = self.constant("inv_sqrt2", np.array(1.0 / np.sqrt(2.0), np.float32))
         for index in range(LAYERS):
             p = f"encoder.layer.{index}."
-
-            def heads(name: str, perm: list[int]) -> str:
-                return self.op("Transpose", [self.op("Reshape", [self.linear(x, p + name), split])], perm=perm)
-
-            q = heads("attention.self.query", [0, 2, 1, 3])
-            k = heads("attention.self.key", [0, 2, 3, 1])
-            v = heads("attention.self.value", [0, 2, 1, 3])
+            # Query, key and value in one matrix product, then split.
+            names = [p + f"attention.self.{name}" for name in ("query", "key", "value")]
+            weight = np.concatenate([w[name + ".weight"].T for name in names], axis=1)
+            bias = np.concatenate([w[name + ".bias"] for name in names])
+            projected = self.op(
+                "Add", [self.op("MatMul", [x, self.constant(p + "qkv.weight", weight)]), self.constant(p + "qkv.bias", bias)]
+            )
+            q, k, v = self.op("Split", [projected, thirds], outputs=3, axis=-1)
+            q = self.op("Transpose", [self.op("Reshape", [q, split])], perm=[0, 2, 1, 3])
+            k = self.op("Transpose", [self.op("Reshape", [k, split])], perm=[0, 2, 3, 1])
+            v = self.op("Transpose", [self.op("Reshape", [v, split])], perm=[0, 2, 1, 3])
             scores = self.op("Add", [self.op("Mul", [self.op("MatMul", [q, k]), scale]), "mask_bias"])
             context = self.op("MatMul", [self.op("Softmax", [scores], axis=-1), v])
             context = self.op("Reshape", [self.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])
-            x = self.layer_norm(self.op("Add", [self.linear(context, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm")
-            h = self.linear(x, p + "intermediate.dense")
-            gelu = self.op("Mul", [self.op("Mul", [h, half]), self.op("Add", [self.op("Erf", [self.op("Mul", [h, inv_sqrt2])]), one])])
-            x = self.layer_norm(self.op("Add", [self.linear(gelu, p + "output.dense"), x]), p + "output.LayerNorm")
+            x = self.dense_add_norm(context, x, p + "attention.output.dense", p + "attention.output.LayerNorm")
+            # BiasGelu is the exact (erf) GELU of x W + b.
+            h = self.op("BiasGelu", [self.matmul(x, p + "intermediate.dense"), self.bias(p + "intermediate.dense")], domain=MICROSOFT)
+            x = self.dense_add_norm(h, x, p + "output.dense", p + "output.LayerNorm")
         self.nodes[-1].output[0] = "states"
         graph = helper.make_graph(
             self.nodes,
@@ -163,7 +179,7 @@ class _GraphBuilder:
             [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", WIDTH])],
             self.initializers,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MICROSOFT, 1)])
         model.ir_version = 8
         return model.SerializeToString()
 
