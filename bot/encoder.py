@@ -110,8 +110,7 @@ class _GraphBuilder:
 
     def layer_norm(self, x: str, prefix: str) -> str:
         weight = self.constant(prefix + ".weight", self.weights[prefix + ".weight"])
-        bias = self.constant(prefix + ".bias", self.weights[prefix + ".bias"])
-        return self.op("LayerNormalization", [x, weight, bias], axis=-1, epsilon=LAYER_NORM_EPS)
+        return self.op("LayerNormalization", [x, weight, self.bias(prefix)], axis=-1, epsilon=LAYER_NORM_EPS)
 
     def matmul(self, x: str, prefix: str) -> str:
         """x times a dense layer's weight, without its bias."""
@@ -122,11 +121,8 @@ class _GraphBuilder:
 
     def dense_add_norm(self, x: str, residual: str, dense: str, norm: str) -> str:
         """LayerNorm(x W + b + residual) in one fused operator."""
-        gamma, beta = (
-            self.constant(norm + ".weight", self.weights[norm + ".weight"]),
-            self.constant(norm + ".bias", self.weights[norm + ".bias"]),
-        )
-        inputs = [self.matmul(x, dense), residual, gamma, beta, self.bias(dense)]
+        gamma = self.constant(norm + ".weight", self.weights[norm + ".weight"])
+        inputs = [self.matmul(x, dense), residual, gamma, self.bias(norm), self.bias(dense)]
         return self.op("SkipLayerNormalization", inputs, domain=MICROSOFT, epsilon=LAYER_NORM_EPS)
 
     def build(self) -> bytes:
@@ -173,10 +169,10 @@ class _GraphBuilder:
             "all-MiniLM-L6-v2",
             [
                 helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
-                # (1 or batch, length); (batch, 1, 1 or length, length): a text packed beside
-                # others has a mask of its own for each query position (SentenceEncoder._runs).
-                helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["position_rows", "length"]),
-                helper.make_tensor_value_info("mask_bias", TensorProto.FLOAT, ["batch", 1, "queries", "length"]),
+                # Texts packed side by side: each has its own positions and its own block of the
+                # mask (_run_inputs).
+                helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "length"]),
+                helper.make_tensor_value_info("mask_bias", TensorProto.FLOAT, ["batch", 1, "length", "length"]),
             ],
             [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", WIDTH])],
             self.initializers,
@@ -193,6 +189,27 @@ class TokenStates:
 
     states: np.ndarray  # (pieces, 384)
     offsets: list[tuple[int, int]]
+
+
+def _run_inputs(pieces: list[list[int]], rows: list[list[int]]) -> tuple[list[tuple[int, int, int]], dict[str, np.ndarray]]:
+    """One run's inputs: each row holds the word pieces of its texts side by side, position ids
+    restarting at each text, and the mask lets each text attend only to itself (so a text reads
+    as in a pass of its own). Also where each text sits (text index, row, first position)."""
+    width = max(sum(len(pieces[index]) for index in row) for row in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    positions = np.zeros((len(rows), width), dtype=np.int64)
+    mask_bias = np.full((len(rows), 1, width, width), np.float32(-1e9), dtype=np.float32)
+    members = []
+    for row_index, row in enumerate(rows):
+        start = 0
+        for index in row:
+            end = start + len(pieces[index])
+            ids[row_index, start:end] = pieces[index]
+            positions[row_index, start:end] = np.arange(end - start)
+            mask_bias[row_index, 0, start:end, start:end] = 0.0
+            members.append((index, row_index, start))
+            start = end
+    return members, {"input_ids": ids, "position_ids": positions, "mask_bias": mask_bias}
 
 
 def pool(states: np.ndarray) -> np.ndarray:
@@ -241,17 +258,8 @@ class SentenceEncoder:
     def _runs(pieces: list[list[int]]) -> list[tuple[list[tuple[int, int, int]], dict[str, np.ndarray]]]:
         """The encoder runs for these texts' word pieces: each run's inputs and where each of
         its texts sits in them (text index, row, first position)."""
-        total = sum(len(ids) for ids in pieces)
-        if total <= PACKED_PIECES:
-            ids = np.array([[piece for text in pieces for piece in text]], dtype=np.int64)
-            positions = np.concatenate([np.arange(len(text)) for text in pieces])[None].astype(np.int64)
-            mask_bias = np.full((1, 1, total, total), np.float32(-1e9), dtype=np.float32)
-            members, start = [], 0
-            for index, text in enumerate(pieces):
-                mask_bias[0, 0, start : start + len(text), start : start + len(text)] = 0.0
-                members.append((index, 0, start))
-                start += len(text)
-            return [(members, {"input_ids": ids, "position_ids": positions, "mask_bias": mask_bias})]
+        if sum(len(text) for text in pieces) <= PACKED_PIECES:
+            return [_run_inputs(pieces, [list(range(len(pieces)))])]
         runs = []
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
         first = 0
@@ -263,19 +271,7 @@ class SentenceEncoder:
                     break
                 real += len(pieces[order[last]])
                 last += 1
-            batch = order[first:last]
-            width = max(len(pieces[i]) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.float32)
-            for row, index in enumerate(batch):
-                ids[row, : len(pieces[index])] = pieces[index]
-                mask[row, : len(pieces[index])] = 1.0
-            feed = {
-                "input_ids": ids,
-                "position_ids": np.arange(width, dtype=np.int64)[None],
-                "mask_bias": ((1.0 - mask)[:, None, None, :] * np.float32(-1e9)).astype(np.float32),
-            }
-            runs.append(([(index, row, 0) for row, index in enumerate(batch)], feed))
+            runs.append(_run_inputs(pieces, [[index] for index in order[first:last]]))
             first = last
         return runs
 
