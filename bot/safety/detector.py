@@ -340,6 +340,7 @@ class CrisisDetector:
             slang={str(k): str(v) for k, v in norm["slang"].items()},
             misspellings={str(k): str(v) for k, v in norm["misspellings"].items()},
             spellcheck=[str(w) for w in norm["spellcheck"]],
+            censorable=[str(w) for w in norm.get("censored", [])],
             known_words=known | compiler.forms,
         )
         self._lock = threading.Lock()

@@ -1,6 +1,7 @@
 """Text normalisation that undoes the ways people disguise or mistype crisis words.
 
-Order matters: Unicode and invisible characters first, then spaced-out letters, leetspeak,
+Order matters: Unicode and invisible characters first, then spaced-out letters, censored words
+(each asterisk or hash one hidden letter of a word in patterns.yml's `censored` list), leetspeak,
 stretched letters, slang and misspellings (word by word, from patterns.yml).
 """
 
@@ -20,6 +21,9 @@ SLANG_WORD = re.compile(r"[\w']+")
 # Words holding a digit or symbol, the only ones leetspeak can hide in.
 DISGUISED_WORD = re.compile(r"[a-z0-9@$!|+']*[0-9@$!|+][a-z0-9@$!|+']*")
 HAS_LETTER = re.compile(r"[a-z]")
+# A word with letters hidden behind asterisks or hashes: "r*ped", "s**cide", "k*ll*ng".
+CENSORED_WORD = re.compile(r"(?<![\w*#])[a-z*#]+(?![\w*#])")
+CENSOR_MARKS = re.compile(r"[*#]")
 HAS_DISGUISE = re.compile(r"[0-9@$!|+]")
 STRETCHED = re.compile(r"([a-z])\1{2,}")
 CONTRACTION_FORMS = {"can't": "can not", "won't": "will not", "n't": " not", "cannot": "can not"}
@@ -64,10 +68,12 @@ class Normaliser:
     misspellings: dict[str, str] = field(default_factory=dict)
     spellcheck: list[str] = field(default_factory=list)
     known_words: set[str] = field(default_factory=set)
+    censorable: list[str] = field(default_factory=list)  # words people hide letters of, in order of preference
 
     def __post_init__(self) -> None:
         phrases = sorted(self.slang, key=len, reverse=True)
-        self._slang_pattern = re.compile(r"(?<![\w'])(" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'])") if phrases else None
+        # A censor mark is part of a word: "sh*t" is not the slang "sh".
+        self._slang_pattern = re.compile(r"(?<![\w'*#])(" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'*#])") if phrases else None
         # A slang phrase can only be in a text holding its first run of word characters, as
         # a run of its own: the pattern's boundaries are the same characters.
         self._slang_starts = {SLANG_WORD.findall(p)[0] for p in phrases}
@@ -100,6 +106,17 @@ class Normaliser:
         found = best[len(letters)]
         return " ".join(found[2]) if found else letters
 
+    def _uncensor(self, match: re.Match[str]) -> str:
+        """The first censorable word the letters fit, each mark standing for one letter; the
+        word as written when none fits."""
+        word = match.group(0)
+        if not HAS_LETTER.search(word) or not CENSOR_MARKS.search(word):
+            return word
+        for candidate in self.censorable:
+            if len(candidate) == len(word) and all(w in "*#" or w == c for w, c in zip(word, candidate)):
+                return candidate
+        return word
+
     def _join_spaced(self, match: re.Match[str]) -> str:
         return self._segment(SPACED_SEPARATORS.sub("", match.group(1)))
 
@@ -129,6 +146,8 @@ class Normaliser:
         text = _strip_invisible(text).casefold()
         text = text.replace("’", "'").replace("‘", "'")
         text = SPACED_LETTERS.sub(self._join_spaced, text)
+        if every_step or CENSOR_MARKS.search(text):
+            text = CENSORED_WORD.sub(self._uncensor, text)
         if every_step or HYPHEN_CHARS.search(text):
             text = HYPHEN_JOIN.sub(" ", text)
         if every_step or HAS_DISGUISE.search(text):
