@@ -102,17 +102,6 @@ def distinct_rows(vectors: np.ndarray, same: float = SAME_NEGATIVE, block: int =
     return np.vstack(kept) if kept else vectors[:0]
 
 
-def fit_regression(disclosures: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, float]:
-    """A logistic regression of disclosure against negative vectors (balanced classes; C = 10
-    as in the cross-validation that chose it)."""
-    from sklearn.linear_model import LogisticRegression
-
-    features = np.vstack([disclosures, negatives])
-    labels = np.r_[np.ones(len(disclosures)), np.zeros(len(negatives))]
-    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000).fit(features, labels)
-    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
-
-
 NETWORK_HIDDEN = 256
 NETWORK_ALPHA = 0.01  # L2 penalty
 NETWORK_EPOCHS = 60  # a fixed number of passes, as in the cross-validation that chose them
@@ -143,14 +132,13 @@ def classifier_from(
     """The labelled vectors: every disclosure as a whole (a one-sentence one reads the same
     inside a story, each sentence being encoded alone); every unit of every hard negative and of
     every story frame, and each of them as a whole. A disclosure's own clauses are not
-    labelled: some of them are ordinary. A logistic regression and a small network are fitted on
-    the same vectors, and the surface-word model (bot/safety/lexical.py) on the same units' texts."""
+    labelled: some of them are ordinary. A small network is fitted on the same vectors, and the
+    surface-word model (bot/safety/lexical.py) on the same units' texts."""
     disclosures = [e for e in examples if e.is_crisis and not e.long]
     negative_texts = list(dict.fromkeys([e.text for e in examples if not e.is_crisis] + extra_negatives))
     cache.fill(negative_texts + [e.text for e in disclosures])
     negatives = distinct_rows(np.vstack([cache.units(t) for t in negative_texts] + [cache.encode(negative_texts)]))
     vectors = cache.encode([e.text for e in disclosures])
-    weights, bias = fit_regression(vectors, negatives)
     negative_units = list(dict.fromkeys(negative_texts + [unit for t in negative_texts for unit in message_units(t)]))
     lexical = LexicalModel.fit([e.text for e in disclosures], negative_units)
     return CrisisClassifier(
@@ -159,8 +147,6 @@ def classifier_from(
         disclosure_other=np.array([e.about == "other" for e in disclosures]),
         disclosure_child=np.array([e.child for e in disclosures]),
         negatives=negatives,
-        regression_weights=weights,
-        regression_bias=bias,
         network=fit_network(vectors, negatives),
         lexical=lexical,
         refer_threshold=refer,
