@@ -103,12 +103,13 @@ class Unit:
     end: int
 
 
-def split_message(text: str) -> tuple[list[str], list[Unit]]:
+def split_message(text: str) -> tuple[list[str], list[Unit], list[str]]:
     """The chunks a message is encoded in (each sentence, or word window of a run-on sentence,
-    is one encoder pass of its own, so a sentence reads the same alone and inside a long story)
-    and the units read from them: every sentence, every clause (pooled from its sentence's
-    pass) and, for a message of two or three sentences, the message as a whole (its own vector,
-    EncodedMessage.sentence_vector)."""
+    is one encoder pass of its own, so a sentence reads the same alone and inside a long story),
+    the units read from them (every sentence, every clause pooled from its sentence's pass and,
+    for a message of two or three sentences, the message as a whole), and the passes the
+    message's own vector is pooled from (EncodedMessage.sentence_vector: runs of its sentences as
+    written, full stops kept; none for one sentence, whose own pass serves)."""
     written = _sentences(text)
     sentences = [_without_full_stop(sentence) for sentence in written]
     units: list[Unit] = []
@@ -122,7 +123,7 @@ def split_message(text: str) -> tuple[list[str], list[Unit]]:
     if 1 < len(sentences) <= WHOLE_MESSAGE_SENTENCES:
         units.append(Unit(" ".join(written), WHOLE, 0, 0))
     unique = list({(u.chunk, u.start, u.end): u for u in units}.values())
-    return sentences, unique[:MAX_UNITS]
+    return sentences, unique[:MAX_UNITS], whole_chunks(written) if len(sentences) > 1 else []
 
 
 def message_units(text: str) -> list[str]:
@@ -188,12 +189,11 @@ class EncodedMessage:
 def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedMessage]:
     """Encodes several messages, every pass of every message batched together."""
     split = [split_message(text) for text in texts]
-    wholes = [whole_chunks(_sentences(text)) if len(chunks) > 1 else [] for text, (chunks, _) in zip(texts, split)]
-    every_text = [chunk for chunks, _ in split for chunk in chunks] + [chunk for chunks in wholes for chunk in chunks]
+    every_text = [chunk for chunks, _, _ in split for chunk in chunks] + [chunk for _, _, whole in split for chunk in whole]
     passes = encoder.token_states(every_text) if every_text else []
     encoded, position = [], 0
-    whole_position = sum(len(chunks) for chunks, _ in split)
-    for (chunks, units), whole in zip(split, wholes):
+    whole_position = sum(len(chunks) for chunks, _, _ in split)
+    for chunks, units, whole in split:
         own = passes[position : position + len(chunks)]
         position += len(chunks)
         encoded.append(EncodedMessage(chunks, units, own, passes[whole_position : whole_position + len(whole)] if whole else own))
