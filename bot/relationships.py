@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from spacy.tokens import Doc
+
 from bot.paths import KNOWLEDGE_DIR
 from bot.yaml_data import load_yaml
 
+RELATIONSHIP_SPANS = "relationship"  # the spaCy span group the pipeline puts relationship words in
 POSSESSIVES = frozenset({"my", "our", "mine"})
 OWN_PERSON = 2.0
 NAMED_IN_PASSING = 1.0
@@ -29,6 +32,22 @@ class Mention:
     start: int
     word_before: str = ""
     word_after: str = ""
+
+
+def mentions_in(doc: Doc) -> list[Mention]:
+    """The relationship words the project's spaCy pipeline found in a message, in order."""
+    spans = sorted(doc.spans[RELATIONSHIP_SPANS], key=lambda span: span.start) if RELATIONSHIP_SPANS in doc.spans else []
+    return [
+        Mention(
+            kind=span.id_,
+            text=span.text,
+            start=span.start_char,
+            word_before=doc[span.start - 1].text if span.start > 0 else "",
+            word_after=doc[span.end].text if span.end < len(doc) else "",
+        )
+        for span in spans
+        if span.id_
+    ]
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,10 @@
 """Builds the project's own spaCy pipeline (no downloadable model is used).
 
-blank English + lookup lemmatizer (spacy-lookups-data) + an entity ruler made from
-bot/knowledge/vocabulary.yml. Each ruler pattern carries the entity value as its `id`, so
-"stepdad" becomes a `relationship` entity whose `ent_id_` is "family".
+blank English + lookup lemmatizer (spacy-lookups-data) + rulers made from
+bot/knowledge/vocabulary.yml. Each pattern carries the entity value as its `id`. Relationship
+words go to a span group of their own (`doc.spans["relationship"]`, "stepdad" with `id_`
+"family"), the other entities to `doc.ents`: entities cannot overlap, and the cause phrase "my
+parents" would otherwise hide the relationship word "parents".
 
     python -m bot.spacy_pipeline [OUTPUT_DIR]
 """
@@ -17,6 +19,7 @@ import spacy
 from spacy.language import Language
 
 from bot.paths import KNOWLEDGE_DIR, SPACY_MODEL_DIR
+from bot.relationships import RELATIONSHIP_SPANS
 from bot.yaml_data import load_yaml
 
 VOCABULARY_FILE = KNOWLEDGE_DIR / "vocabulary.yml"
@@ -48,9 +51,15 @@ def build_pipeline() -> Language:
     """Create the pipeline in memory."""
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    relationships = nlp.add_pipe(
+        "span_ruler",
+        config={"spans_key": RELATIONSHIP_SPANS, "spans_filter": {"@misc": "spacy.first_longest_spans_filter.v1"}},
+    )
     ruler = nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
     nlp.initialize()
-    ruler.add_patterns(ruler_patterns(load_yaml(VOCABULARY_FILE)))
+    patterns = ruler_patterns(load_yaml(VOCABULARY_FILE))
+    relationships.add_patterns([p for p in patterns if p["label"] == RELATIONSHIP_SPANS])
+    ruler.add_patterns([p for p in patterns if p["label"] != RELATIONSHIP_SPANS])
     return nlp
 
 

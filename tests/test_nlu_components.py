@@ -108,3 +108,19 @@ def test_the_intent_classifier_trains_persists_loads_and_ranks(tmp_path):
     featurizer.process(again)
     classifier.process(again)  # the model that trained, before saving
     assert again[0].get(INTENT) == asked[1].get(INTENT)
+
+
+def test_vocabulary_entities_keep_a_relationship_inside_a_cause_phrase():
+    from rasa.nlu.constants import SPACY_DOCS
+    from rasa.shared.nlu.constants import ENTITIES, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.components import VocabularyEntityExtractor
+    from bot.spacy_pipeline import build_pipeline
+
+    text = "my parents dont trust me anymore, they check my phone every night"
+    message = Message(data={TEXT: text})
+    message.set(SPACY_DOCS[TEXT], build_pipeline()(text))
+    VocabularyEntityExtractor({}).process([message])
+    found = {(e["entity"], e["value"]) for e in message.get(ENTITIES)}
+    assert {("relationship", "family"), ("person", "parents"), ("cause", "childhood")} <= found

@@ -3,7 +3,7 @@ through the project's spaCy pipeline as the NLU reads it."""
 
 import pytest
 
-from bot.relationships import Mention, main_mention, person_word
+from bot.relationships import main_mention, mentions_in, person_word
 from bot.spacy_pipeline import build_pipeline
 
 
@@ -13,13 +13,7 @@ def nlp():
 
 
 def about(nlp, text):
-    doc = nlp(text)
-    mentions = [
-        Mention(e.ent_id_, e.text, e.start_char, doc[e.start - 1].text if e.start else "", doc[e.end].text if e.end < len(doc) else "")
-        for e in doc.ents
-        if e.label_ == "relationship"
-    ]
-    main = main_mention(mentions)
+    main = main_mention(mentions_in(nlp(text)))
     return (main.kind, person_word(main)) if main else (None, None)
 
 
@@ -34,6 +28,10 @@ def about(nlp, text):
         ("my mother-in-law goes behind my back to my husband and he thinks im paranoid about her", "family", "mother-in-law"),
         ("nobody at work can be trusted, it's a toxic workplace", "work", None),
         ("I don't trust anyone anymore", None, None),
+        # "my parents" is also a cause phrase (childhood); the relationship word is still read.
+        ("my parents dont trust me anymore since i lied about where i was", "family", "parents"),
+        ("my twin tells her husband everything i tell her, even about my health", "family", "twin"),
+        ("been seeing this guy for a few weeks and he introduced me to his mates already", "romantic", None),
     ],
 )
 def test_the_story_is_about_the_person_the_writer_calls_mine(nlp, text, kind, person):

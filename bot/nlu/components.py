@@ -52,7 +52,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.encoder import EXPECTED_SHA256, get_encoder
-from bot.relationships import Mention, main_mention, person_word
+from bot.relationships import main_mention, mentions_in, person_word
 from bot.safety.assess import get_assessor
 from bot.safety.classifier import READING_VERSION, encode_messages, get_learned_layer
 
@@ -68,7 +68,7 @@ CRISIS_ABOUT_ENTITY = "crisis_about"
 CRISIS_CHILD_ENTITY = "crisis_child"
 RELATIONSHIP = "relationship"
 PERSON_ENTITY = "person"
-VOCABULARY_LABELS = (RELATIONSHIP, "modality", "cause", "country")
+VOCABULARY_LABELS = ("modality", "cause", "country")  # doc.ents; relationships are a span group
 
 
 def _entity(name: str, value: str, start: int, end: int, extractor: str) -> Dict[Text, Any]:
@@ -269,19 +269,9 @@ class VocabularyEntityExtractor(_UntrainedComponent):
             found = [
                 _entity(ent.label_, ent.ent_id_, ent.start_char, ent.end_char, name)
                 for ent in doc.ents
-                if ent.label_ in VOCABULARY_LABELS and ent.label_ != RELATIONSHIP and ent.ent_id_
+                if ent.label_ in VOCABULARY_LABELS and ent.ent_id_
             ]
-            mentions = [
-                Mention(
-                    kind=ent.ent_id_,
-                    text=ent.text,
-                    start=ent.start_char,
-                    word_before=doc[ent.start - 1].text if ent.start > 0 else "",
-                    word_after=doc[ent.end].text if ent.end < len(doc) else "",
-                )
-                for ent in doc.ents
-                if ent.label_ == RELATIONSHIP and ent.ent_id_
-            ]
+            mentions = mentions_in(doc)
             main = main_mention(mentions)
             if main is not None:
                 end = main.start + len(main.text)

@@ -423,9 +423,9 @@ def english_words() -> frozenset[str]:
 
 
 def load_pipeline(model_dir: Path = SPACY_MODEL_DIR) -> Language:
-    """The project's spaCy pipeline without its entity ruler (only tokens and lemmas matter)."""
+    """The project's spaCy pipeline without its rulers (only tokens and lemmas matter)."""
     if (model_dir / "config.cfg").exists():
-        return spacy.load(model_dir, exclude=["entity_ruler"])
+        return spacy.load(model_dir, exclude=["entity_ruler", "span_ruler"])
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
