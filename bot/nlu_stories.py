@@ -3,7 +3,8 @@
     python -m bot.nlu_stories [--model MODEL] [--messages FILE] [--out FILE]
 
 reads tests/data/nlu_stories_test.yml (written for the project, kept apart from the training
-data) with the trained model and prints the share answered on topic (the predicted intent is
+data; `--messages tests/data/nlu_stories_dev.yml` reads the development set, whose figure is a
+tuning figure) with the trained model and prints the share answered on topic (the predicted intent is
 one of the message's `accept`) and, of those naming a relationship, the share whose
 `relationship` slot would be the right one (the slot's mappings: the relationship entity
 first, then the concern intent). The crisis override may turn a message into a check-in; that
@@ -21,6 +22,7 @@ from bot.paths import REPO_ROOT
 from bot.yaml_data import load_yaml
 
 MESSAGES_FILE = REPO_ROOT / "tests" / "data" / "nlu_stories_test.yml"
+DEV_MESSAGES_FILE = REPO_ROOT / "tests" / "data" / "nlu_stories_dev.yml"
 MODEL_FILE = REPO_ROOT / "models" / "trust.tar.gz"
 DOMAIN_FILE = REPO_ROOT / "domain.yml"
 

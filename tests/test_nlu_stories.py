@@ -22,8 +22,9 @@ def _training_texts():
     return texts
 
 
-def test_the_messages_are_long_labelled_and_not_training_examples():
-    messages = load_yaml(nlu_stories.MESSAGES_FILE)["messages"]
+@pytest.mark.parametrize("messages_file", [nlu_stories.MESSAGES_FILE, nlu_stories.DEV_MESSAGES_FILE])
+def test_the_messages_are_long_labelled_and_not_training_examples(messages_file):
+    messages = load_yaml(messages_file)["messages"]
     assert len(messages) >= 40
     assert sum(len(m["text"].split()) >= 30 for m in messages) >= 30
     training = _training_texts()
