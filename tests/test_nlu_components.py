@@ -124,3 +124,31 @@ def test_vocabulary_entities_keep_a_relationship_inside_a_cause_phrase():
     VocabularyEntityExtractor({}).process([message])
     found = {(e["entity"], e["value"]) for e in message.get(ENTITIES)}
     assert {("relationship", "family"), ("person", "parents"), ("cause", "childhood")} <= found
+
+
+@pytest.mark.parametrize(
+    "assessment, intent, expected",
+    [
+        # An abuse check-in about the writer on a controlling-behaviour story: the controlling answer stands.
+        ({"check_in": True, "kinds": ("abuse",), "about": "self"}, "concern_controlling", "concern_controlling"),
+        # Anything more is still asked or referred.
+        ({"check_in": True, "kinds": ("abuse",), "about": "self"}, "concern_romantic", "crisis_check_in"),
+        ({"check_in": True, "kinds": ("abuse",), "about": "other"}, "concern_controlling", "crisis_check_in"),
+        ({"check_in": True, "kinds": ("abuse", "immediate_danger"), "about": "self"}, "concern_controlling", "crisis_check_in"),
+        ({"check_in": True, "kinds": ("suicide",), "about": "self"}, "concern_controlling", "crisis_check_in"),
+        ({"refer": True, "kinds": ("abuse",), "about": "self"}, "concern_controlling", "crisis_disclosure"),
+    ],
+)
+def test_an_abuse_check_in_on_a_controlling_story_is_answered_by_the_controlling_reply(monkeypatch, assessment, intent, expected):
+    from rasa.shared.nlu.constants import INTENT, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu import components
+    from bot.safety.assess import Assessment
+
+    monkeypatch.setattr(components, "get_assessor", lambda: lambda text: Assessment(**assessment))
+    override = components.CrisisOverride(components.CrisisOverride.get_default_config())
+    message = Message(data={TEXT: "he reads my messages and i have to ask before i see my friends"})
+    message.set(INTENT, {"name": intent, "confidence": 0.6})
+    override.process([message])
+    assert message.get(INTENT)["name"] == expected

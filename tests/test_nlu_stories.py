@@ -47,12 +47,12 @@ def test_the_messages_are_long_labelled_and_not_training_examples(messages_file)
 @pytest.mark.slow
 def test_long_messages_are_answered_on_topic_and_about_the_right_relationship():
     """The relationship target (90%) is met. The on-topic target is 90% and is not met yet
-    (73.9% measured on 2026-11-24, docs/nlu.md): the floor here is the measured figure, so a
+    (76.1% measured in round 10, docs/nlu.md): the floor here is the measured figure, so a
     change that makes long messages understood less often fails."""
     figures = nlu_stories.summary(nlu_stories.read_all())
     print(
         f"\n{figures['messages']} held-out multi-sentence messages: {figures['on_topic']:.1%} on topic; right relationship "
         f"for {figures['right_relationship']:.1%} of the {figures['with_relationship']} that name one"
     )
-    assert figures["on_topic"] >= 0.73
+    assert figures["on_topic"] >= 0.76
     assert figures["right_relationship"] >= 0.90

@@ -53,7 +53,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.encoder import EXPECTED_SHA256, get_encoder
 from bot.relationships import main_mention, mentions_in, person_word
-from bot.safety.assess import get_assessor
+from bot.safety.assess import Assessment, get_assessor
 from bot.safety.classifier import READING_VERSION, encode_messages, get_learned_layer
 
 logger = logging.getLogger(__name__)
@@ -314,13 +314,22 @@ class CrisisOverride(_UntrainedComponent):
     def get_default_config() -> Dict[Text, Any]:
         # A classifier-only crisis guess (the detector found nothing) is kept only at or above
         # this confidence; below it, idioms like "my feet are killing me" would be referred.
-        return {"intent": CRISIS_INTENT, "check_in_intent": CHECK_IN_INTENT, "classifier_only_threshold": 0.98}
+        # An abuse check-in about the writer is not asked when the classifier reads the message
+        # as this intent: its answer (what coercive control is, the domestic abuse line and an
+        # "I'm not safe right now" button) asks the same, more gently (docs/nlu.md).
+        return {
+            "intent": CRISIS_INTENT,
+            "check_in_intent": CHECK_IN_INTENT,
+            "classifier_only_threshold": 0.98,
+            "abuse_check_in_answered_by": "concern_controlling",
+        }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
         self.intent = config["intent"]
         self.check_in_intent = config["check_in_intent"]
         self.classifier_only_threshold = float(config["classifier_only_threshold"])
+        self.abuse_check_in_answered_by = config["abuse_check_in_answered_by"]
         self.assess = get_assessor()
 
     def _demote_unconfirmed_guess(self, message: Message) -> None:
@@ -336,6 +345,13 @@ class CrisisOverride(_UntrainedComponent):
         if ranking:
             _set_intent(message, ranking[0], ranking)
 
+    def _check_in_answered_by_intent(self, found: Assessment, message: Message) -> bool:
+        """An abuse check-in about the writer, on a message the classifier reads as the intent
+        that answers it (controlling behaviour)."""
+        if found.refer or set(found.kinds) != {"abuse"} or found.about not in ("self", None):
+            return False
+        return (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.abuse_check_in_answered_by
+
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text: Optional[str] = message.get(TEXT)
@@ -344,6 +360,9 @@ class CrisisOverride(_UntrainedComponent):
             found = self.assess(text)
             if not (found.refer or found.check_in):
                 self._demote_unconfirmed_guess(message)
+                continue
+            if self._check_in_answered_by_intent(found, message):
+                logger.info("crisis check-in (%s): kinds=abuse, answered by %s", found.source, self.abuse_check_in_answered_by)
                 continue
             logger.info(
                 "crisis %s (%s): kinds=%s about=%s",
