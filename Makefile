@@ -113,8 +113,8 @@ shell: setup
 	$(RASA) shell -m $(MODEL) --endpoints endpoints.yml
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check bot actions tests bench deploy
-	$(VENV)/bin/ruff format --check bot actions tests bench deploy
+	$(VENV)/bin/ruff check bot actions tests bench deploy experiments
+	$(VENV)/bin/ruff format --check bot actions tests bench deploy experiments
 
 validate: $(VENV)/.installed
 	$(RASA) data validate --fail-on-warnings

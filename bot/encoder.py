@@ -90,8 +90,9 @@ def verify_model_files(directory: Path) -> None:
 class _GraphBuilder:
     """Writes BERT's forward pass as ONNX nodes over the given weights."""
 
-    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], layers: int = LAYERS) -> None:
         self.weights = weights
+        self.layers = layers
         self.nodes: list = []
         self.initializers: list = []
 
@@ -143,7 +144,7 @@ class _GraphBuilder:
         merge = self.constant("merge_heads", np.array([0, 0, WIDTH], np.int64))
         thirds = self.constant("thirds", np.array([WIDTH] * 3, np.int64))
         scale = self.constant("scale", np.array(1.0 / np.sqrt(head), np.float32))
-        for index in range(LAYERS):
+        for index in range(self.layers):
             p = f"encoder.layer.{index}."
             # Query, key and value in one matrix product, then split.
             names = [p + f"attention.self.{name}" for name in ("query", "key", "value")]
@@ -223,7 +224,9 @@ class SentenceEncoder:
 
     dimension = WIDTH
 
-    def __init__(self, directory: Path, threads: int = 2) -> None:
+    def __init__(self, directory: Path, threads: int = 2, layers: int = LAYERS) -> None:
+        """`layers` below LAYERS stops the pass early (the states entering a later layer), for
+        experiments that train the top layers (experiments/fine_tune_top_layer.py)."""
         import onnxruntime
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
@@ -241,7 +244,7 @@ class SentenceEncoder:
         # Idle threads sleep instead of spinning: the Rasa process needs that core between messages.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(_GraphBuilder(weights).build(), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(_GraphBuilder(weights, layers).build(), options, providers=["CPUExecutionProvider"])
 
     def token_states(self, texts: list[str]) -> list[TokenStates]:
         """Token states of each text, as its own pass would give them."""

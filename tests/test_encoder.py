@@ -8,6 +8,7 @@ import pytest
 
 from bot.encoder import (
     EXPECTED_SHA256,
+    LAYERS,
     MAX_WORD_PIECES,
     PACKED_PIECES,
     EncoderIntegrityError,
@@ -77,3 +78,21 @@ def test_a_changed_or_missing_model_file_refuses_to_start(tmp_path, changed):
     (copy / changed).unlink()
     with pytest.raises(EncoderIntegrityError, match="missing"):
         SentenceEncoder(copy)
+
+
+def test_the_experiments_top_layer_continues_a_shortened_pass_exactly(encoder):
+    """experiments/fine_tune_top_layer.py trains the last layer on the states of a pass that stops
+    one layer early: with the published weights, the two together must read as the whole encoder."""
+    import importlib.util
+
+    import tensorflow as tf
+
+    spec = importlib.util.spec_from_file_location("fine_tune_top_layer", REPO_ROOT / "experiments" / "fine_tune_top_layer.py")
+    experiment = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(experiment)
+    texts = ["i cant trust my husband after what he did", "The weather is lovely today."]
+    shortened = SentenceEncoder(model_dir(), layers=LAYERS - 1).token_states(texts)
+    for text, below, whole in zip(texts, shortened, encoder.token_states(texts)):
+        assert not np.allclose(below.states, whole.states, atol=1e-3), text
+        continued = experiment.TopLayer()(tf.constant(below.states[None]), tf.ones([1, len(below.states)])).numpy()[0]
+        np.testing.assert_allclose(continued, whole.states, atol=1e-4)
