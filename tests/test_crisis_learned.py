@@ -12,7 +12,16 @@ from sklearn.neural_network import MLPClassifier
 from bot.encoder import get_encoder
 from bot.safety import assess as assess_module
 from bot.safety.assess import Assessor, decide
-from bot.safety.classifier import KINDS, WINDOW_WORDS, ClassifierReading, CrisisClassifier, UnitNetwork, clauses, message_units
+from bot.safety.classifier import (
+    KINDS,
+    WINDOW_WORDS,
+    ClassifierReading,
+    CrisisClassifier,
+    UnitNetwork,
+    clauses,
+    message_units,
+    split_message,
+)
 from bot.safety.corpus import ABOUT, CASES_FILE, build_corpus, is_frozen, load_families, split_frames
 from bot.safety.detector import CrisisDetection
 from bot.safety.lexical import LETTER_NGRAMS, WORD_NGRAMS, LexicalModel
@@ -90,6 +99,9 @@ def test_long_and_odd_messages_are_read_in_bounded_units():
     one_word_sentences = message_units(". ".join(["Okay"] * 300))
     assert len(one_word_sentences) <= 240
     assert message_units("") == [] and message_units("🙂🙂🙂") == ["🙂🙂🙂"]
+    # A message too long for passes of its own is read from its sentences' passes alone.
+    assert split_message(thousand_words)[2] == []
+    assert split_message("He lied again. I feel stupid.")[2] == ["He lied again. I feel stupid."]
 
 
 def reading(score, kinds=("suicide",), other=False, child=False):
@@ -191,6 +203,7 @@ def test_a_disclosure_in_one_clause_of_a_long_story_is_caught(assessor):
     [
         ". ".join(["Okay"] * 300) + ". I want to kill myself.",
         " ".join(["so"] * 995) + " i want to kill myself",
+        " ".join(["a"] * 2489) + " i want to kill myself",
         "🙂 " * 500 + "he raped me",
     ],
 )

@@ -74,6 +74,8 @@ def long_messages() -> list[str]:
         stories[LONGEST_READ : 2 * LONGEST_READ],
         ". ".join(["Okay"] * 300)[:LONGEST_READ],
         " ".join(["so"] * 995 + ["i", "want", "to", "kill", "myself"])[:LONGEST_READ],
+        # The most words 5,000 characters hold: 2,500 one-letter words, a run-on sentence.
+        (" ".join(["a"] * 2489) + " i want to kill myself")[:LONGEST_READ],
         ("🙂" * LONGEST_READ)[:LONGEST_READ],
         ("My partner keeps lying to me and I check his phone every night. " * 80)[:LONGEST_READ],
     ]

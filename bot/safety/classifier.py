@@ -41,6 +41,11 @@ WINDOW_STEP = 30
 WHOLE_MESSAGE_SENTENCES = 3  # the whole message is a unit of its own up to this many sentences
 WHOLE = -1  # the chunk index of the whole-message unit: it is the message's own vector
 WHOLE_CHUNK_WORDS = 100  # the message's own vector is pooled from passes of up to this many words
+# Above this many words the message's own vector is pooled from its sentence passes instead of
+# passes of its own: those would double the word pieces to encode, and a 5,000-character message
+# of 2,500 one-letter words took 1.5 s (docs/crisis-detection.md, "Cost"). No training or test
+# message is this long (the longest has 134 words).
+WHOLE_PASSES_UP_TO_WORDS = 300
 MAX_UNITS = 240
 FEW_UNITS = 8  # up to this many units, similarities are worked out one unit at a time (_similarities)
 NEIGHBOURS = 3
@@ -109,7 +114,8 @@ def split_message(text: str) -> tuple[list[str], list[Unit], list[str]]:
     the units read from them (every sentence, every clause pooled from its sentence's pass and,
     for a message of two or three sentences, the message as a whole), and the passes the
     message's own vector is pooled from (EncodedMessage.sentence_vector: runs of its sentences as
-    written, full stops kept; none for one sentence, whose own pass serves)."""
+    written, full stops kept; none for one sentence, or a message of more than
+    WHOLE_PASSES_UP_TO_WORDS words, whose sentence passes serve)."""
     written = _sentences(text)
     sentences = [_without_full_stop(sentence) for sentence in written]
     units: list[Unit] = []
@@ -123,7 +129,8 @@ def split_message(text: str) -> tuple[list[str], list[Unit], list[str]]:
     if 1 < len(sentences) <= WHOLE_MESSAGE_SENTENCES:
         units.append(Unit(" ".join(written), WHOLE, 0, 0))
     unique = list({(u.chunk, u.start, u.end): u for u in units}.values())
-    return sentences, unique[:MAX_UNITS], whole_chunks(written) if len(sentences) > 1 else []
+    own_passes = len(sentences) > 1 and len(text.split()) <= WHOLE_PASSES_UP_TO_WORDS
+    return sentences, unique[:MAX_UNITS], whole_chunks(written) if own_passes else []
 
 
 def message_units(text: str) -> list[str]:
