@@ -14,11 +14,14 @@ from bot.safety import assess as assess_module
 from bot.safety.assess import Assessor, decide
 from bot.safety.classifier import (
     KINDS,
+    MAX_UNITS,
     WINDOW_WORDS,
     ClassifierReading,
     CrisisClassifier,
     UnitNetwork,
     clauses,
+    encode_messages,
+    get_learned_layer,
     message_units,
     split_message,
 )
@@ -102,6 +105,25 @@ def test_long_and_odd_messages_are_read_in_bounded_units():
     # A message too long for passes of its own is read from its sentences' passes alone.
     assert split_message(thousand_words)[2] == []
     assert split_message("He lied again. I feel stupid.")[2] == ["He lied again. I feel stupid."]
+
+
+def test_a_repeated_sentence_is_read_once_and_the_last_of_countless_sentences_is_read():
+    okay = ". ".join(["Okay"] * 300) + ". I want to kill myself."
+    assert message_units(okay) == ["Okay", "I want to kill myself"]
+    encoded_texts: list[str] = []
+
+    class CountingEncoder:
+        def token_states(self, texts):
+            encoded_texts.extend(texts)
+            return get_encoder().token_states(texts)
+
+    assert len(encode_messages(CountingEncoder(), [okay])[0].unit_vectors()) == 2
+    assert sorted(encoded_texts) == ["I want to kill myself", "Okay"]
+    countless = ". ".join(f"thing{i}" for i in range(400)) + ". I want to kill myself."
+    units = message_units(countless)
+    assert len(units) == MAX_UNITS and units[0] == "thing0" and units[-1] == "I want to kill myself"
+    layer = get_learned_layer()
+    assert layer.read(countless).score >= layer.classifier.refer_threshold
 
 
 def reading(score, kinds=("suicide",), other=False, child=False):

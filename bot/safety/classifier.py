@@ -119,7 +119,11 @@ def split_message(text: str) -> tuple[list[str], list[Unit], list[str]]:
     written = _sentences(text)
     sentences = [_without_full_stop(sentence) for sentence in written]
     units: list[Unit] = []
+    read: set[str] = set()
     for index, sentence in enumerate(sentences):
+        if sentence in read:  # a repeated sentence reads as it did the first time
+            continue
+        read.add(sentence)
         units.append(Unit(sentence, index, 0, len(sentence)))
         position = 0
         for clause in clauses(sentence):
@@ -130,7 +134,22 @@ def split_message(text: str) -> tuple[list[str], list[Unit], list[str]]:
         units.append(Unit(" ".join(written), WHOLE, 0, 0))
     unique = list({(u.chunk, u.start, u.end): u for u in units}.values())
     own_passes = len(sentences) > 1 and len(text.split()) <= WHOLE_PASSES_UP_TO_WORDS
-    return sentences, unique[:MAX_UNITS], whole_chunks(written) if own_passes else []
+    return sentences, _bounded(unique, sentences), whole_chunks(written) if own_passes else []
+
+
+def _bounded(units: list[Unit], sentences: list[str]) -> list[Unit]:
+    """At most MAX_UNITS units, in order: clauses are left out before sentences, and when the
+    sentences alone are too many (hundreds of one-word sentences), the middle ones, since a
+    disclosure in such a message comes first or last more often than not."""
+    if len(units) <= MAX_UNITS:
+        return units
+    whole = {u for u in units if u.chunk == WHOLE or (u.start, u.end) == (0, len(sentences[u.chunk]))}
+    if len(whole) >= MAX_UNITS:
+        ordered = [u for u in units if u in whole]
+        head = MAX_UNITS // 2
+        return ordered[:head] + ordered[len(ordered) - (MAX_UNITS - head) :]
+    kept = whole | set([u for u in units if u not in whole][: MAX_UNITS - len(whole)])
+    return [u for u in units if u in kept]
 
 
 def message_units(text: str) -> list[str]:
@@ -193,16 +212,40 @@ class EncodedMessage:
         return pool(np.concatenate([p.states for p in self.whole_passes])).astype(np.float32)
 
 
+NOT_READ = TokenStates(np.zeros((0, WIDTH), np.float32), [])  # a chunk no unit reads is not encoded
+
+
+def _chunks_to_encode(chunks: list[str], units: list[Unit], whole: list[str]) -> list[int]:
+    """For each chunk, the chunk whose pass it takes: its own when a unit reads it, the first
+    with the same text when it repeats one (so the message's own vector, pooled from every
+    chunk of a very long message, counts it as often as it is written), -1 when it is not read."""
+    read = {unit.chunk for unit in units if unit.chunk != WHOLE}
+    if not whole and any(unit.chunk == WHOLE for unit in units):
+        read = set(range(len(chunks)))  # the whole-message unit is pooled from every chunk
+    first: dict[str, int] = {}
+    for index in sorted(read):
+        first.setdefault(chunks[index], index)
+    return [index if index in read else first.get(chunk, -1) for index, chunk in enumerate(chunks)]
+
+
 def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedMessage]:
-    """Encodes several messages, every pass of every message batched together."""
+    """Encodes several messages, every pass of every message batched together; a chunk that
+    repeats one or that no unit reads is not encoded again (_chunks_to_encode)."""
     split = [split_message(text) for text in texts]
-    every_text = [chunk for chunks, _, _ in split for chunk in chunks] + [chunk for _, _, whole in split for chunk in whole]
+    sources = [_chunks_to_encode(chunks, units, whole) for chunks, units, whole in split]
+    every_text = [chunks[i] for (chunks, _, _), source in zip(split, sources) for i, s in enumerate(source) if s == i]
+    every_text += [chunk for _, _, whole in split for chunk in whole]
     passes = encoder.token_states(every_text) if every_text else []
     encoded, position = [], 0
-    whole_position = sum(len(chunks) for chunks, _, _ in split)
-    for chunks, units, whole in split:
-        own = passes[position : position + len(chunks)]
-        position += len(chunks)
+    whole_position = sum(sum(s == i for i, s in enumerate(source)) for source in sources)
+    for (chunks, units, whole), source in zip(split, sources):
+        own: list[TokenStates] = []
+        for index, taken in enumerate(source):
+            if taken == index:
+                own.append(passes[position])
+                position += 1
+            else:
+                own.append(own[taken] if taken >= 0 else NOT_READ)
         encoded.append(EncodedMessage(chunks, units, own, passes[whole_position : whole_position + len(whole)] if whole else own))
         whole_position += len(whole)
     return encoded
