@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import random
 import statistics
+import string
 import sys
 import time
 
@@ -74,8 +76,9 @@ def long_messages() -> list[str]:
         stories[LONGEST_READ : 2 * LONGEST_READ],
         ". ".join(["Okay"] * 300)[:LONGEST_READ],
         " ".join(["so"] * 995 + ["i", "want", "to", "kill", "myself"])[:LONGEST_READ],
-        # The most words 5,000 characters hold: 2,500 one-letter words, a run-on sentence.
-        (" ".join(["a"] * 2489) + " i want to kill myself")[:LONGEST_READ],
+        # The most words 5,000 characters hold: 2,500 one-letter words, a run-on sentence; drawn
+        # at random, since repeated word windows are encoded once.
+        (" ".join(random.Random(0).choices(string.ascii_lowercase, k=2489)) + " i want to kill myself")[:LONGEST_READ],
         ("🙂" * LONGEST_READ)[:LONGEST_READ],
         ("My partner keeps lying to me and I check his phone every night. " * 80)[:LONGEST_READ],
     ]
