@@ -43,7 +43,7 @@ WHOLE = -1  # the chunk index of the whole-message unit: it is the message's own
 WHOLE_CHUNK_WORDS = 100  # the message's own vector is pooled from passes of up to this many words
 # Above this many words the message's own vector is pooled from its sentence passes instead of
 # passes of its own: those would double the word pieces to encode, and a 5,000-character message
-# of 2,500 one-letter words took 1.5 s (docs/crisis-detection.md, "Cost"). No training or test
+# of 2,500 one-letter words took 1.1 s (docs/crisis-detection.md, "Cost"). No training or test
 # message is this long (the longest has 134 words).
 WHOLE_PASSES_UP_TO_WORDS = 300
 MAX_UNITS = 240
