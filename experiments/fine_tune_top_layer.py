@@ -186,6 +186,7 @@ def crisis_experiment(fold: int, settings: list[tuple[int, float]]) -> None:
                 seen.add(key)
                 items.append((states.states, pool_mask, 0.0))
     labels = np.array([label for _, _, label in items], np.float32)
+    lengths = [len(states) for states, _, _ in items]
     positive_weight = float((labels == 0).sum() / labels.sum())
     log("training units:", len(items), "disclosures:", int(labels.sum()))
     layer = TopLayer()
@@ -199,7 +200,7 @@ def crisis_experiment(fold: int, settings: list[tuple[int, float]]) -> None:
 
         rng = np.random.default_rng(0)
         for epoch in range(epochs + 1):  # the first epoch trains the head alone
-            for group in batches(len(items), [len(s) for s, _, _ in items], 64, rng):
+            for group in batches(len(items), lengths, 64, rng):
                 x, mask, pool_mask = padded([items[i][:2] for i in group])
                 with tf.GradientTape() as tape:
                     out = logits(layer.pooled(x, mask, pool_mask))
@@ -209,7 +210,7 @@ def crisis_experiment(fold: int, settings: list[tuple[int, float]]) -> None:
                 head_optimizer.apply_gradients(zip(gradients[len(layer.variables) :], head))
                 if epoch:
                     layer_optimizer.apply_gradients(zip(gradients[: len(layer.variables)], layer.variables))
-        groups = batches(len(items), [len(s) for s, _, _ in items], 128, None)
+        groups = batches(len(items), lengths, 128, None)
         vectors = np.vstack([layer.pooled(*padded([items[i][:2] for i in group])).numpy() for group in groups])
         order = np.concatenate(groups)
         trained_disclosures = vectors[labels[order] == 1]

@@ -107,6 +107,10 @@ class Unit:
     start: int
     end: int
 
+    def is_whole_chunk(self, chunks: list[str]) -> bool:
+        """A sentence (or word window) as a whole, not one of its clauses."""
+        return self.chunk != WHOLE and (self.start, self.end) == (0, len(chunks[self.chunk]))
+
 
 def split_message(text: str) -> tuple[list[str], list[Unit], list[str]]:
     """The chunks a message is encoded in (each sentence, or word window of a run-on sentence,
@@ -143,7 +147,7 @@ def _bounded(units: list[Unit], sentences: list[str]) -> list[Unit]:
     disclosure in such a message comes first or last more often than not."""
     if len(units) <= MAX_UNITS:
         return units
-    whole = {u for u in units if u.chunk == WHOLE or (u.start, u.end) == (0, len(sentences[u.chunk]))}
+    whole = {u for u in units if u.chunk == WHOLE or u.is_whole_chunk(sentences)}
     if len(whole) >= MAX_UNITS:
         ordered = [u for u in units if u in whole]
         head = MAX_UNITS // 2
@@ -184,7 +188,7 @@ class EncodedMessage:
                 vectors.append(self.sentence_vector())
                 continue
             states = self.passes[unit.chunk]
-            if unit.start == 0 and unit.end == len(self.chunks[unit.chunk]):
+            if unit.is_whole_chunk(self.chunks):
                 vectors.append(pool(states.states))
                 continue
             inside = [i for i, (start, end) in enumerate(states.offsets) if end > start and start >= unit.start and end <= unit.end]
@@ -233,11 +237,10 @@ def encode_messages(encoder: SentenceEncoder, texts: list[str]) -> list[EncodedM
     repeats one or that no unit reads is not encoded again (_chunks_to_encode)."""
     split = [split_message(text) for text in texts]
     sources = [_chunks_to_encode(chunks, units, whole) for chunks, units, whole in split]
-    every_text = [chunks[i] for (chunks, _, _), source in zip(split, sources) for i, s in enumerate(source) if s == i]
-    every_text += [chunk for _, _, whole in split for chunk in whole]
+    own_texts = [chunks[i] for (chunks, _, _), source in zip(split, sources) for i, s in enumerate(source) if s == i]
+    every_text = own_texts + [chunk for _, _, whole in split for chunk in whole]
     passes = encoder.token_states(every_text) if every_text else []
-    encoded, position = [], 0
-    whole_position = sum(sum(s == i for i, s in enumerate(source)) for source in sources)
+    encoded, position, whole_position = [], 0, len(own_texts)
     for (chunks, units, whole), source in zip(split, sources):
         own: list[TokenStates] = []
         for index, taken in enumerate(source):
