@@ -231,6 +231,9 @@ def read_folds(name: str, encoder: SentenceEncoder, cache_file: Path, folds: lis
     corpus_rows = [i for i, keep in enumerate(written) if keep]
     lines = figures([examples[i] for i in corpus_rows], [assessed[i] for i in corpus_rows]).lines(f"{name}, corpus messages only")
     print("\n".join(lines))
+    for label, chat in (("chat-length (under 300 characters)", True), ("300 characters or more", False)):
+        rows = [i for i in corpus_rows if (len(examples[i].text) < 300) == chat]
+        print("\n".join(figures([examples[i] for i in rows], [assessed[i] for i in rows]).lines(f"{name}, corpus messages, {label}")))
     print(name, chat_time(encoder), flush=True)
 
 
@@ -284,19 +287,147 @@ def read_intents(name: str, encoder: SentenceEncoder, seeds: list[int]) -> None:
         )
 
 
+class _VectorTable:
+    """Unit and whole-message vectors worked out beforehand, with EmbeddingCache's interface."""
+
+    def __init__(self, units: dict[str, np.ndarray], whole: dict[str, np.ndarray]) -> None:
+        self._units, self._whole = units, whole
+
+    def fill(self, texts: list[str]) -> None:
+        missing = [t for t in texts if t not in self._units]
+        if missing:
+            raise KeyError(f"{len(missing)} texts were not worked out")
+
+    def units(self, text: str) -> np.ndarray:
+        return self._units[text]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.vstack([self._whole[t] for t in texts])
+
+
+def distil(mpnet_cache_file: Path, fold: int, epochs: int, rate: float) -> None:
+    """MiniLM's sixth layer trained to give MPNet's unit vectors (through a linear map to 768),
+    on the states its first five layers give, for the texts of the other folds; then the learned
+    layer trained as `make` trains it on the student's vectors, read on the fold."""
+    import tensorflow as tf
+
+    from bot.encoder import WIDTH
+    from bot.safety.classifier import WHOLE, EncodedMessage
+    from experiments.fine_tune_top_layer import TopLayer, batches, below_top, padded
+
+    corpus = build_corpus()
+    frames = frame_sentences(corpus.training_frames)
+    train = [e for e in corpus.training if crisis_training.fold_of(e.family) != fold]
+    test = [e for e in corpus.training if crisis_training.fold_of(e.family) == fold]
+    teacher = crisis_training.EmbeddingCache(mpnet_cache_file)
+    crisis_training.get_encoder = None  # every MPNet vector must come from the cache
+    crisis = np.array([e.is_crisis for e in test])
+    written = np.array([e.family.split("-")[0] not in ("case", "nlu") for e in test])
+
+    def report(label: str, cache) -> None:
+        crisis_classifier.WIDTH = cache.units(test[0].text).shape[1]
+        model = crisis_training.classifier_from(train, frames, cache)
+        scores = np.array([r.score for r in crisis_training.read_examples(model, test, cache)])
+        for name, rows in (("all", np.ones_like(crisis)), ("corpus", written)):
+            shares = " ".join(f"{share:.0%}: {recall_at(scores[rows], crisis[rows], share):.1%}" for share in (0.01, 0.02, 0.03, 0.05))
+            print(f"fold {fold} {name:6s} {label:40s} {shares}", flush=True)
+
+    report("MPNet (teacher)", teacher)
+    report("MiniLM as it is", crisis_training.EmbeddingCache())
+    taught = list(dict.fromkeys([e.text for e in train] + frames))
+    encoded = below_top(list(dict.fromkeys(taught + [e.text for e in test])))
+    log("states below the top layer:", len(encoded), "texts")
+    items: list[tuple[np.ndarray, np.ndarray]] = []
+    targets: list[np.ndarray] = []
+    seen: set[str] = set()
+    for text in taught:
+        message, goal = encoded[text], teacher.units(text)
+        for unit, target in zip(message.units, goal):
+            if unit.text in seen:
+                continue
+            seen.add(unit.text)
+            if unit.chunk == WHOLE:
+                if len(message.whole_passes) != 1:
+                    continue
+                states, pool_mask = message.whole_passes[0].states, np.ones(len(message.whole_passes[0].states), np.float32)
+            else:
+                states = message.passes[unit.chunk].states
+                offsets = message.passes[unit.chunk].offsets
+                if unit.is_whole_chunk(message.chunks):
+                    pool_mask = np.ones(len(states), np.float32)
+                else:
+                    pool_mask = np.array([float(e > s and s >= unit.start and e <= unit.end) for s, e in offsets], np.float32)
+            if pool_mask.sum():
+                items.append((states, pool_mask))
+                targets.append(target)
+    goal_vectors = np.vstack(targets).astype(np.float32)
+    lengths = [len(states) for states, _ in items]
+    log("distilled units:", len(items))
+    layer = TopLayer()
+
+    def pooled_all() -> np.ndarray:
+        out = np.zeros((len(items), WIDTH), np.float32)
+        for group in batches(len(items), lengths, 128, None):
+            out[group] = layer.pooled(*padded([items[i] for i in group])).numpy()
+        return out
+
+    def least_squares_map() -> tf.Tensor:
+        pooled = pooled_all()
+        found = tf.constant(np.linalg.lstsq(pooled, goal_vectors, rcond=None)[0].astype(np.float32))
+        cosine = float(np.mean(np.sum(tf.math.l2_normalize(pooled @ found, -1) * goal_vectors, -1)))
+        log(f"least-squares map: mean cosine to MPNet {cosine:.4f}")
+        return found
+
+    # The map is solved in closed form between epochs (Adam moved it off in a first try) and the
+    # layer trained under it.
+    projection = least_squares_map()
+    layer_optimizer = tf.keras.optimizers.Adam(rate)
+    rng = np.random.default_rng(0)
+    for epoch in range(epochs):
+        for group in batches(len(items), lengths, 64, rng):
+            with tf.GradientTape() as tape:
+                student = tf.math.l2_normalize(layer.pooled(*padded([items[i] for i in group])) @ projection, -1)
+                loss = tf.reduce_mean(1.0 - tf.reduce_sum(student * goal_vectors[group], -1))
+            layer_optimizer.apply_gradients(zip(tape.gradient(loss, layer.variables), layer.variables))
+        log(f"epoch {epoch + 1} done")
+        projection = least_squares_map()
+    units: dict[str, np.ndarray] = {}
+    whole: dict[str, np.ndarray] = {}
+    for text, message in encoded.items():
+        own = layer.states(message.passes)
+        whole_passes = own if message.whole_passes is message.passes else layer.states(message.whole_passes)
+        student = EncodedMessage(message.chunks, message.units, own, whole_passes)
+        units[text], whole[text] = student.unit_vectors(), student.sentence_vector()[None, :]
+    log("student vectors worked out")
+    report("student, its own 384 wide", _VectorTable(units, whole))
+
+    def mapped(vectors: np.ndarray) -> np.ndarray:
+        return tf.math.l2_normalize(vectors @ projection, -1).numpy() if len(vectors) else np.zeros((0, 768), np.float32)
+
+    report(
+        "student mapped to MPNet's 768", _VectorTable({t: mapped(v) for t, v in units.items()}, {t: mapped(v) for t, v in whole.items()})
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiment", choices=("crisis", "intents"))
+    parser.add_argument("experiment", choices=("crisis", "intents", "distil"))
     parser.add_argument("--mpnet", type=Path, required=True, help="folder of the original all-mpnet-base-v2 files")
     parser.add_argument("--folds", type=int, nargs="+", default=list(range(crisis_training.FOLDS)))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--only", choices=("minilm", "mpnet"))
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=1e-4)
     arguments = parser.parse_args()
+    mpnet_cache = REPO_ROOT / ".cache" / "crisis_embeddings_mpnet.npz"
+    if arguments.experiment == "distil":
+        distil(mpnet_cache, arguments.folds[0], arguments.epochs, arguments.rate)
+        return
     encoders = []
     if arguments.only != "mpnet":
         encoders.append(("all-MiniLM-L6-v2", get_encoder, crisis_training.CACHE_FILE))
     if arguments.only != "minilm":
-        encoders.append(("all-mpnet-base-v2", lambda: MPNetEncoder(arguments.mpnet), REPO_ROOT / ".cache" / "crisis_embeddings_mpnet.npz"))
+        encoders.append(("all-mpnet-base-v2", lambda: MPNetEncoder(arguments.mpnet), mpnet_cache))
     for name, load, cache_file in encoders:
         if arguments.experiment == "crisis":
             read_folds(name, load(), cache_file, arguments.folds)
