@@ -2,6 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python experiments/compare_encoders.py crisis --mpnet DIR [--folds 0 1 2 3 4]
     PYTHONPATH=. .venv/bin/python experiments/compare_encoders.py intents --mpnet DIR [--seeds 0 1]
+    PYTHONPATH=. .venv/bin/python experiments/compare_encoders.py distil --mpnet DIR --folds 0 [--epochs 3]
 
 DIR holds the all-mpnet-base-v2 files (Apache-2.0; 110M parameters, 12 layers, 768 wide: about
 eight times all-MiniLM-L6-v2's work per word piece), as the PyPI packages
@@ -16,9 +17,14 @@ pooling); tests/test_encoder.py holds the graph to a plain numpy pass of MPNet's
   alarms on the folds' hard negatives); patterns OR learned layer at thresholds set as `make`
   sets them (1% and 3% of the folds' negatives), counted as `make eval-safety` counts; and the
   encoder's time on the chat-length messages of `make bench-safety`'s corpus.
+  The corpus figures are also split into chat-length messages and longer ones.
 - intents: the intent regression on each encoder's message vector (as
   experiments/fine_tune_top_layer.py intents: seeded stratified 5-fold CV of data/nlu, and the
   development set of long messages).
+- distil: one fold; MiniLM's sixth layer (experiments/fine_tune_top_layer.py: TopLayer) trained
+  so that its unit vectors, through a linear map, give MPNet's (read from the cache the crisis
+  run fills) for the other folds' texts; the learned layer is then trained and read on the
+  student's vectors, beside MPNet's and MiniLM's own.
 
 MPNet's vectors are kept in .cache/crisis_embeddings_mpnet.npz between runs. Round 12's
 readings are in docs/crisis-detection.md and docs/nlu.md.
