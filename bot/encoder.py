@@ -88,7 +88,13 @@ def verify_model_files(directory: Path) -> None:
 
 
 class _GraphBuilder:
-    """Writes BERT's forward pass as ONNX nodes over the given weights."""
+    """Writes BERT's forward pass as ONNX nodes over the given weights. The names and sizes below
+    are what another model of the same shape changes (experiments/compare_encoders.py: MPNet)."""
+
+    width, heads, epsilon = WIDTH, HEADS, LAYER_NORM_EPS
+    query_key_value = ("attention.self.query", "attention.self.key", "attention.self.value")
+    attention_output = ("attention.output.dense", "attention.output.LayerNorm")
+    attention_bias = "mask_bias"  # the graph input added to the attention scores
 
     def __init__(self, weights: dict[str, np.ndarray], layers: int = LAYERS) -> None:
         self.weights = weights
@@ -111,7 +117,7 @@ class _GraphBuilder:
 
     def layer_norm(self, x: str, prefix: str) -> str:
         weight = self.constant(prefix + ".weight", self.weights[prefix + ".weight"])
-        return self.op("LayerNormalization", [x, weight, self.bias(prefix)], axis=-1, epsilon=LAYER_NORM_EPS)
+        return self.op("LayerNormalization", [x, weight, self.bias(prefix)], axis=-1, epsilon=self.epsilon)
 
     def matmul(self, x: str, prefix: str) -> str:
         """x times a dense layer's weight, without its bias."""
@@ -124,58 +130,60 @@ class _GraphBuilder:
         """LayerNorm(x W + b + residual) in one fused operator."""
         gamma = self.constant(norm + ".weight", self.weights[norm + ".weight"])
         inputs = [self.matmul(x, dense), residual, gamma, self.bias(norm), self.bias(dense)]
-        return self.op("SkipLayerNormalization", inputs, domain=MICROSOFT, epsilon=LAYER_NORM_EPS)
+        return self.op("SkipLayerNormalization", inputs, domain=MICROSOFT, epsilon=self.epsilon)
 
-    def build(self) -> bytes:
+    def layer(self, x: str, p: str) -> str:
+        """One transformer layer (weights named from prefix p) over states x."""
+        w, head = self.weights, self.width // self.heads
+        # Query, key and value in one matrix product, then split.
+        names = [p + name for name in self.query_key_value]
+        weight = np.concatenate([w[name + ".weight"].T for name in names], axis=1)
+        bias = np.concatenate([w[name + ".bias"] for name in names])
+        projected = self.op("Add", [self.op("MatMul", [x, self.constant(p + "qkv.weight", weight)]), self.constant(p + "qkv.bias", bias)])
+        q, k, v = self.op("Split", [projected, self.constant(p + "thirds", np.array([self.width] * 3, np.int64))], outputs=3, axis=-1)
+        split = self.constant(p + "split_heads", np.array([0, 0, self.heads, head], np.int64))
+        q = self.op("Transpose", [self.op("Reshape", [q, split])], perm=[0, 2, 1, 3])
+        k = self.op("Transpose", [self.op("Reshape", [k, split])], perm=[0, 2, 3, 1])
+        v = self.op("Transpose", [self.op("Reshape", [v, split])], perm=[0, 2, 1, 3])
+        scale = self.constant(p + "scale", np.array(1.0 / np.sqrt(head), np.float32))
+        scores = self.op("Add", [self.op("Mul", [self.op("MatMul", [q, k]), scale]), self.attention_bias])
+        context = self.op("MatMul", [self.op("Softmax", [scores], axis=-1), v])
+        merge = self.constant(p + "merge_heads", np.array([0, 0, self.width], np.int64))
+        context = self.op("Reshape", [self.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])
+        x = self.dense_add_norm(context, x, p + self.attention_output[0], p + self.attention_output[1])
+        # BiasGelu is the exact (erf) GELU of x W + b.
+        h = self.op("BiasGelu", [self.matmul(x, p + "intermediate.dense"), self.bias(p + "intermediate.dense")], domain=MICROSOFT)
+        return self.dense_add_norm(h, x, p + "output.dense", p + "output.LayerNorm")
+
+    def word_and_position(self) -> str:
+        """Each word piece's embedding plus its position's."""
+        word = self.constant("word", self.weights["embeddings.word_embeddings.weight"])
+        position = self.constant("position", self.weights["embeddings.position_embeddings.weight"])
+        return self.op("Add", [self.op("Gather", [word, "input_ids"]), self.op("Gather", [position, "position_ids"])])
+
+    def embeddings(self) -> str:
+        token_type = self.constant("token_type", self.weights["embeddings.token_type_embeddings.weight"][0])
+        return self.layer_norm(self.op("Add", [self.word_and_position(), token_type]), "embeddings.LayerNorm")
+
+    def build(self, name: str = "all-MiniLM-L6-v2", bias_heads: int | str = 1) -> bytes:
+        """The graph. Its inputs: word piece ids; position ids and the bias added to the attention
+        scores, both per packed text (_run_inputs), the bias of shape (batch, bias_heads, length,
+        length)."""
         from onnx import TensorProto, helper
 
-        w = self.weights
-        x = self.op(
-            "Add",
-            [
-                self.op("Gather", [self.constant("word", w["embeddings.word_embeddings.weight"]), "input_ids"]),
-                self.op("Gather", [self.constant("position", w["embeddings.position_embeddings.weight"]), "position_ids"]),
-            ],
-        )
-        x = self.op("Add", [x, self.constant("token_type", w["embeddings.token_type_embeddings.weight"][0])])
-        x = self.layer_norm(x, "embeddings.LayerNorm")
-        head = WIDTH // HEADS
-        split = self.constant("split_heads", np.array([0, 0, HEADS, head], np.int64))
-        merge = self.constant("merge_heads", np.array([0, 0, WIDTH], np.int64))
-        thirds = self.constant("thirds", np.array([WIDTH] * 3, np.int64))
-        scale = self.constant("scale", np.array(1.0 / np.sqrt(head), np.float32))
+        x = self.embeddings()
         for index in range(self.layers):
-            p = f"encoder.layer.{index}."
-            # Query, key and value in one matrix product, then split.
-            names = [p + f"attention.self.{name}" for name in ("query", "key", "value")]
-            weight = np.concatenate([w[name + ".weight"].T for name in names], axis=1)
-            bias = np.concatenate([w[name + ".bias"] for name in names])
-            projected = self.op(
-                "Add", [self.op("MatMul", [x, self.constant(p + "qkv.weight", weight)]), self.constant(p + "qkv.bias", bias)]
-            )
-            q, k, v = self.op("Split", [projected, thirds], outputs=3, axis=-1)
-            q = self.op("Transpose", [self.op("Reshape", [q, split])], perm=[0, 2, 1, 3])
-            k = self.op("Transpose", [self.op("Reshape", [k, split])], perm=[0, 2, 3, 1])
-            v = self.op("Transpose", [self.op("Reshape", [v, split])], perm=[0, 2, 1, 3])
-            scores = self.op("Add", [self.op("Mul", [self.op("MatMul", [q, k]), scale]), "mask_bias"])
-            context = self.op("MatMul", [self.op("Softmax", [scores], axis=-1), v])
-            context = self.op("Reshape", [self.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])
-            x = self.dense_add_norm(context, x, p + "attention.output.dense", p + "attention.output.LayerNorm")
-            # BiasGelu is the exact (erf) GELU of x W + b.
-            h = self.op("BiasGelu", [self.matmul(x, p + "intermediate.dense"), self.bias(p + "intermediate.dense")], domain=MICROSOFT)
-            x = self.dense_add_norm(h, x, p + "output.dense", p + "output.LayerNorm")
+            x = self.layer(x, f"encoder.layer.{index}.")
         self.nodes[-1].output[0] = "states"
         graph = helper.make_graph(
             self.nodes,
-            "all-MiniLM-L6-v2",
+            name,
             [
                 helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
-                # Texts packed side by side: each has its own positions and its own block of the
-                # mask (_run_inputs).
                 helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "length"]),
-                helper.make_tensor_value_info("mask_bias", TensorProto.FLOAT, ["batch", 1, "length", "length"]),
+                helper.make_tensor_value_info(self.attention_bias, TensorProto.FLOAT, ["batch", bias_heads, "length", "length"]),
             ],
-            [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", WIDTH])],
+            [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", self.width])],
             self.initializers,
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MICROSOFT, 1)])

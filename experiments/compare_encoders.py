@@ -72,68 +72,19 @@ def relative_buckets(width: int) -> np.ndarray:
 
 
 class _MPNetGraph(_GraphBuilder):
-    """MPNet's forward pass as ONNX nodes: BERT's shape with its own names, layer-norm epsilon,
-    no token types, and a relative-position bias that comes in with the mask."""
+    """MPNet's forward pass as ONNX nodes: BERT's shape with its own names, sizes and layer-norm
+    epsilon, no token types, and a relative-position bias that comes in with the mask."""
 
-    def layer_norm(self, x: str, prefix: str) -> str:
-        weight = self.constant(prefix + ".weight", self.weights[prefix + ".weight"])
-        return self.op("LayerNormalization", [x, weight, self.bias(prefix)], axis=-1, epsilon=MPNET_EPS)
+    width, heads, epsilon = MPNET_WIDTH, MPNET_HEADS, MPNET_EPS
+    query_key_value = ("attention.attn.q", "attention.attn.k", "attention.attn.v")
+    attention_output = ("attention.attn.o", "attention.LayerNorm")
+    attention_bias = "attention_bias"
 
-    def dense_add_norm(self, x: str, residual: str, dense: str, norm: str) -> str:
-        gamma = self.constant(norm + ".weight", self.weights[norm + ".weight"])
-        inputs = [self.matmul(x, dense), residual, gamma, self.bias(norm), self.bias(dense)]
-        return self.op("SkipLayerNormalization", inputs, domain="com.microsoft", epsilon=MPNET_EPS)
+    def embeddings(self) -> str:
+        return self.layer_norm(self.word_and_position(), "embeddings.LayerNorm")  # no token types
 
-    def build(self) -> bytes:
-        from onnx import TensorProto, helper
-
-        w = self.weights
-        x = self.op(
-            "Add",
-            [
-                self.op("Gather", [self.constant("word", w["embeddings.word_embeddings.weight"]), "input_ids"]),
-                self.op("Gather", [self.constant("position", w["embeddings.position_embeddings.weight"]), "position_ids"]),
-            ],
-        )
-        x = self.layer_norm(x, "embeddings.LayerNorm")
-        head = MPNET_WIDTH // MPNET_HEADS
-        split = self.constant("split_heads", np.array([0, 0, MPNET_HEADS, head], np.int64))
-        merge = self.constant("merge_heads", np.array([0, 0, MPNET_WIDTH], np.int64))
-        thirds = self.constant("thirds", np.array([MPNET_WIDTH] * 3, np.int64))
-        scale = self.constant("scale", np.array(1.0 / np.sqrt(head), np.float32))
-        for index in range(self.layers):
-            p = f"encoder.layer.{index}."
-            names = [p + f"attention.attn.{name}" for name in ("q", "k", "v")]
-            weight = np.concatenate([w[name + ".weight"].T for name in names], axis=1)
-            bias = np.concatenate([w[name + ".bias"] for name in names])
-            projected = self.op(
-                "Add", [self.op("MatMul", [x, self.constant(p + "qkv.weight", weight)]), self.constant(p + "qkv.bias", bias)]
-            )
-            q, k, v = self.op("Split", [projected, thirds], outputs=3, axis=-1)
-            q = self.op("Transpose", [self.op("Reshape", [q, split])], perm=[0, 2, 1, 3])
-            k = self.op("Transpose", [self.op("Reshape", [k, split])], perm=[0, 2, 3, 1])
-            v = self.op("Transpose", [self.op("Reshape", [v, split])], perm=[0, 2, 1, 3])
-            scores = self.op("Add", [self.op("Mul", [self.op("MatMul", [q, k]), scale]), "attention_bias"])
-            context = self.op("MatMul", [self.op("Softmax", [scores], axis=-1), v])
-            context = self.op("Reshape", [self.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])
-            x = self.dense_add_norm(context, x, p + "attention.attn.o", p + "attention.LayerNorm")
-            h = self.op("BiasGelu", [self.matmul(x, p + "intermediate.dense"), self.bias(p + "intermediate.dense")], domain="com.microsoft")
-            x = self.dense_add_norm(h, x, p + "output.dense", p + "output.LayerNorm")
-        self.nodes[-1].output[0] = "states"
-        graph = helper.make_graph(
-            self.nodes,
-            "all-mpnet-base-v2",
-            [
-                helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
-                helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "length"]),
-                helper.make_tensor_value_info("attention_bias", TensorProto.FLOAT, ["batch", MPNET_HEADS, "length", "length"]),
-            ],
-            [helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", MPNET_WIDTH])],
-            self.initializers,
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
-        model.ir_version = 8
-        return model.SerializeToString()
+    def build(self, name: str = "all-mpnet-base-v2", bias_heads: int | str = MPNET_HEADS) -> bytes:
+        return super().build(name, bias_heads)
 
 
 def mpnet_inputs(feed: dict[str, np.ndarray], bias_table: np.ndarray) -> dict[str, np.ndarray]:
