@@ -104,14 +104,16 @@ class MPNetEncoder(SentenceEncoder):
 
     dimension = MPNET_WIDTH
 
-    def __init__(self, directory: Path, threads: int = 2) -> None:  # noqa: D107 (the parent's checks are MiniLM's)
+    def __init__(self, directory: Path, threads: int = 2) -> None:
+        """Checks MPNet's weights (the parent's checks are MiniLM's) and builds its graph."""
         import onnxruntime
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         found = sha256_of(directory / "model.safetensors")
         if found != MPNET_SHA256:
-            raise SystemExit(f"{directory / 'model.safetensors'} has sha256 {found}, not the published all-mpnet-base-v2 file")
+            path = directory / "model.safetensors"
+            raise SystemExit(f"{path} has sha256 {found}, not {MPNET_SHA256}, the file these figures were measured with")
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_WORD_PIECES)
@@ -143,7 +145,7 @@ def recall_at(scores: np.ndarray, crisis: np.ndarray, false_alarms: float) -> fl
 
 def chat_time(encoder: SentenceEncoder) -> str:
     """Median and 99th percentile of encoding the benchmark's chat-length messages as the
-    learned layer reads them (its units' passes), one message at a time."""
+    assistant encodes them (bot/safety/classifier.py: encode_messages), one message at a time."""
     from bot.safety.benchmark import corpus as benchmark_corpus
 
     messages = [m for m in benchmark_corpus() if len(m) < 300]
