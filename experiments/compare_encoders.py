@@ -177,7 +177,7 @@ def read_folds(name: str, encoder: SentenceEncoder, cache_file: Path, folds: lis
     readings = [ordered[id(e)] for e in examples]
     scores = np.array([r.score for r in readings])
     crisis = np.array([e.is_crisis for e in examples])
-    written = np.array([e.family.split("-")[0] not in ("case", "nlu") for e in examples])
+    written = np.array([e.is_written for e in examples])
     for label, rows in (("all", np.ones_like(crisis)), ("corpus", written)):
         shares = " ".join(f"{share:.0%}: {recall_at(scores[rows], crisis[rows], share):.1%}" for share in (0.01, 0.02, 0.03, 0.05))
         print(f"{name} learned layer alone, {label} messages ({rows.sum()}), recall at false alarms {shares}", flush=True)
@@ -281,7 +281,7 @@ def distil(mpnet_cache_file: Path, fold: int, epochs: int, rate: float) -> None:
     teacher = crisis_training.EmbeddingCache(mpnet_cache_file)
     crisis_training.get_encoder = None  # every MPNet vector must come from the cache
     crisis = np.array([e.is_crisis for e in test])
-    written = np.array([e.family.split("-")[0] not in ("case", "nlu") for e in test])
+    written = np.array([e.is_written for e in test])
 
     def report(label: str, cache) -> None:
         crisis_classifier.WIDTH = cache.units(test[0].text).shape[1]

@@ -154,7 +154,7 @@ def crisis_experiment(fold: int, settings: list[tuple[int, float]]) -> None:
 
     nearest_as_is = np.array([nearest(u, learned.disclosures, learned.negatives) for u in test_units])
     crisis = np.array([e.is_crisis for e in test])
-    written = np.array([e.family.split("-")[0] not in ("case", "nlu") for e in test])
+    written = np.array([e.is_written for e in test])
 
     def report(label: str, scores: np.ndarray) -> None:
         for name, rows in (("all", np.ones_like(crisis)), ("written", written)):

@@ -44,6 +44,12 @@ class Example:
     def is_crisis(self) -> bool:
         return bool(self.kinds)
 
+    @property
+    def is_written(self) -> bool:
+        """From the corpus written for the learned layer, not the pattern layer's cases or the
+        NLU's ordinary messages."""
+        return self.family.split("-")[0] not in ("case", "nlu")
+
 
 @dataclass(frozen=True)
 class Family:

@@ -86,7 +86,7 @@ def main() -> None:
     cv = figures(corpus.training, cv_assessments)
     frozen = figures(corpus.frozen, assess_all(corpus.frozen, read_examples(classifier, corpus.frozen, cache), refer, check_in))
     cache.save()
-    written = [i for i, e in enumerate(corpus.training) if e.family.split("-")[0] not in ("case", "nlu")]
+    written = [i for i, e in enumerate(corpus.training) if e.is_written]
     cv_written = figures([corpus.training[i] for i in written], [cv_assessments[i] for i in written])
     frozen_families = len({e.family for e in corpus.frozen})
     print(f"thresholds: refer >= {refer}, check in >= {check_in}")
