@@ -310,12 +310,8 @@ def distil(mpnet_cache_file: Path, fold: int, epochs: int, rate: float) -> None:
                     continue
                 states, pool_mask = message.whole_passes[0].states, np.ones(len(message.whole_passes[0].states), np.float32)
             else:
-                states = message.passes[unit.chunk].states
-                offsets = message.passes[unit.chunk].offsets
-                if unit.is_whole_chunk(message.chunks):
-                    pool_mask = np.ones(len(states), np.float32)
-                else:
-                    pool_mask = np.array([float(e > s and s >= unit.start and e <= unit.end) for s, e in offsets], np.float32)
+                chunk = message.passes[unit.chunk]
+                states, pool_mask = chunk.states, unit.pooled_pieces(message.chunks, chunk.offsets).astype(np.float32)
             if pool_mask.sum():
                 items.append((states, pool_mask))
                 targets.append(target)

@@ -111,6 +111,14 @@ class Unit:
         """A sentence (or word window) as a whole, not one of its clauses."""
         return self.chunk != WHOLE and (self.start, self.end) == (0, len(chunks[self.chunk]))
 
+    def pooled_pieces(self, chunks: list[str], offsets: list[tuple[int, int]]) -> np.ndarray:
+        """Which word pieces of its chunk's pass the unit is pooled from: every one for a whole
+        sentence, [CLS] and [SEP] included (so it reads exactly as the sentence alone), and its
+        own word pieces for a clause."""
+        if self.is_whole_chunk(chunks):
+            return np.ones(len(offsets), bool)
+        return np.array([end > start and start >= self.start and end <= self.end for start, end in offsets], bool)
+
 
 def split_message(text: str) -> tuple[list[str], list[Unit], list[str]]:
     """The chunks a message is encoded in (each sentence, or word window of a run-on sentence,
@@ -188,11 +196,8 @@ class EncodedMessage:
                 vectors.append(self.sentence_vector())
                 continue
             states = self.passes[unit.chunk]
-            if unit.is_whole_chunk(self.chunks):
-                vectors.append(pool(states.states))
-                continue
-            inside = [i for i, (start, end) in enumerate(states.offsets) if end > start and start >= unit.start and end <= unit.end]
-            vectors.append(pool(states.states[inside]) if inside else np.zeros(WIDTH, np.float32))
+            pieces = unit.pooled_pieces(self.chunks, states.offsets)
+            vectors.append(pool(states.states[pieces]) if pieces.any() else np.zeros(WIDTH, np.float32))
         return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, WIDTH), dtype=np.float32)
 
     def question_vector(self) -> np.ndarray | None:
