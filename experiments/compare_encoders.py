@@ -43,6 +43,8 @@ from bot.encoder import MAX_WORD_PIECES, SentenceEncoder, TokenStates, _GraphBui
 from bot.paths import REPO_ROOT
 from bot.safety import classifier as crisis_classifier
 from bot.safety import train as crisis_training
+from bot.safety.benchmark import CHAT_LENGTH
+from bot.safety.benchmark import corpus as benchmark_corpus
 from bot.safety.corpus import build_corpus, frame_sentences
 from bot.safety.evaluate import assess_all, figures
 
@@ -138,17 +140,18 @@ class MPNetEncoder(SentenceEncoder):
         return result  # type: ignore[return-value]
 
 
-def recall_at(scores: np.ndarray, crisis: np.ndarray, false_alarms: float) -> float:
-    negatives = np.sort(scores[~crisis])[::-1]
-    return float(np.mean(scores[crisis] > negatives[int(false_alarms * len(negatives))]))
+def recall_curve(scores: np.ndarray, crisis: np.ndarray) -> str:
+    """Recall at 1, 2, 3 and 5% false alarms among these negatives."""
+    from experiments.fine_tune_top_layer import recall_at  # here: that module loads TensorFlow
+
+    shares = (0.01, 0.02, 0.03, 0.05)
+    return "recall at false alarms " + " ".join(f"{share:.0%}: {recall_at(scores, crisis, share):.1%}" for share in shares)
 
 
 def chat_time(encoder: SentenceEncoder) -> str:
     """Median and 99th percentile of encoding the benchmark's chat-length messages as the
     assistant encodes them (bot/safety/classifier.py: encode_messages), one message at a time."""
-    from bot.safety.benchmark import corpus as benchmark_corpus
-
-    messages = [m for m in benchmark_corpus() if len(m) < 300]
+    messages = [m for m in benchmark_corpus() if len(m) < CHAT_LENGTH]
     crisis_classifier.encode_messages(encoder, messages[:20])  # warm up
     times = []
     for message in messages:
@@ -164,23 +167,21 @@ def read_folds(name: str, encoder: SentenceEncoder, cache_file: Path, folds: lis
     crisis_training.get_encoder = lambda: encoder  # the learned layer's training and reading use this one
     crisis_classifier.WIDTH = encoder.dimension
     cache = crisis_training.EmbeddingCache(cache_file)
-    examples = [e for e in corpus.training if crisis_training.fold_of(e.family) in folds]
+    examples: list = []  # fold by fold, each read by a model trained on the others
     readings: list = []
     for fold in folds:
         train = [e for e in corpus.training if crisis_training.fold_of(e.family) != fold]
         test = [e for e in corpus.training if crisis_training.fold_of(e.family) == fold]
         model = crisis_training.classifier_from(train, extra, cache)
+        examples += test
         readings += crisis_training.read_examples(model, test, cache)
         cache.save()
         log(name, "fold", fold, "read")
-    ordered = {id(e): r for e, r in zip([e for f in folds for e in corpus.training if crisis_training.fold_of(e.family) == f], readings)}
-    readings = [ordered[id(e)] for e in examples]
     scores = np.array([r.score for r in readings])
     crisis = np.array([e.is_crisis for e in examples])
     written = np.array([e.is_written for e in examples])
     for label, rows in (("all", np.ones_like(crisis)), ("corpus", written)):
-        shares = " ".join(f"{share:.0%}: {recall_at(scores[rows], crisis[rows], share):.1%}" for share in (0.01, 0.02, 0.03, 0.05))
-        print(f"{name} learned layer alone, {label} messages ({rows.sum()}), recall at false alarms {shares}", flush=True)
+        print(f"{name} learned layer alone, {label} messages ({rows.sum()}), {recall_curve(scores[rows], crisis[rows])}", flush=True)
     negatives = scores[~crisis]
     refer = crisis_training.threshold_for(negatives, crisis_training.REFER_FALSE_ALARMS)
     check_in = min(refer, crisis_training.threshold_for(negatives, crisis_training.CHECK_IN_FALSE_ALARMS))
@@ -191,7 +192,7 @@ def read_folds(name: str, encoder: SentenceEncoder, cache_file: Path, folds: lis
     lines = figures([examples[i] for i in corpus_rows], [assessed[i] for i in corpus_rows]).lines(f"{name}, corpus messages only")
     print("\n".join(lines))
     for label, chat in (("chat-length (under 300 characters)", True), ("300 characters or more", False)):
-        rows = [i for i in corpus_rows if (len(examples[i].text) < 300) == chat]
+        rows = [i for i in corpus_rows if (len(examples[i].text) < CHAT_LENGTH) == chat]
         print("\n".join(figures([examples[i] for i in rows], [assessed[i] for i in rows]).lines(f"{name}, corpus messages, {label}")))
     print(name, chat_time(encoder), flush=True)
 
@@ -288,8 +289,7 @@ def distil(mpnet_cache_file: Path, fold: int, epochs: int, rate: float) -> None:
         model = crisis_training.classifier_from(train, frames, cache)
         scores = np.array([r.score for r in crisis_training.read_examples(model, test, cache)])
         for name, rows in (("all", np.ones_like(crisis)), ("corpus", written)):
-            shares = " ".join(f"{share:.0%}: {recall_at(scores[rows], crisis[rows], share):.1%}" for share in (0.01, 0.02, 0.03, 0.05))
-            print(f"fold {fold} {name:6s} {label:40s} {shares}", flush=True)
+            print(f"fold {fold} {name:6s} {label:40s} {recall_curve(scores[rows], crisis[rows])}", flush=True)
 
     report("MPNet (teacher)", teacher)
     report("MiniLM as it is", crisis_training.EmbeddingCache())
