@@ -357,7 +357,7 @@ def distil(mpnet_cache_file: Path, fold: int, epochs: int, rate: float) -> None:
     report("student, its own 384 wide", _VectorTable(units, whole))
 
     def mapped(vectors: np.ndarray) -> np.ndarray:
-        return tf.math.l2_normalize(vectors @ projection, -1).numpy() if len(vectors) else np.zeros((0, 768), np.float32)
+        return tf.math.l2_normalize(vectors @ projection, -1).numpy() if len(vectors) else np.zeros((0, MPNET_WIDTH), np.float32)
 
     report(
         "student mapped to MPNet's 768", _VectorTable({t: mapped(v) for t, v in units.items()}, {t: mapped(v) for t, v in whole.items()})
