@@ -20,7 +20,8 @@ process) on the states entering it, which are worked out once. Nothing is writte
   and the development set of long messages (tests/data/nlu_stories_dev.yml) read by both
   trained on everything. The held-out sets are never read here.
 
-Round 11's readings are in docs/crisis-detection.md and docs/nlu.md.
+Round 11's readings are in docs/crisis-detection.md and docs/nlu.md; round 13 read all five crisis
+folds again after the training units' pooling was made the layer's own (Unit.pooled_pieces).
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def crisis_experiment(fold: int, settings: list[tuple[int, float]]) -> None:
             if unit.chunk == WHOLE:
                 continue
             states = message.passes[unit.chunk]
-            pool_mask = np.array([float(e > s and s >= unit.start and e <= unit.end) for s, e in states.offsets], np.float32)
+            pool_mask = unit.pooled_pieces(message.chunks, states.offsets).astype(np.float32)  # as the layer reads it
             key = (unit.text, len(states.states))
             if pool_mask.sum() and key not in seen:
                 seen.add(key)
