@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,11 @@ def relationship_slot(parse: dict) -> str | None:
 
 def read_all(model: Path = MODEL_FILE, messages: Path = MESSAGES_FILE) -> list[Reading]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    # Outside Rasa's command line nothing configures structlog, whose default prints every debug
+    # event, and the parse event carries the message: the held-out messages stay out of the output.
+    configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
     readings = []
     for item in load_yaml(messages)["messages"]:
