@@ -203,16 +203,12 @@ def read_intents(name: str, encoder: SentenceEncoder, seeds: list[int]) -> None:
     encoder's message vector: seeded stratified 5-fold CV of data/nlu, and the development set
     of long messages (tests/data/nlu_stories_dev.yml) read by a regression trained on all of it.
     The held-out sets are never read here."""
-    import yaml
-    from rasa.shared.nlu.training_data.loading import load_data
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    examples = [(m.get("text"), m.get("intent")) for m in load_data("data/nlu").intent_examples if m.get("intent")]
-    texts = [text for text, _ in examples]
-    intents = sorted({intent for _, intent in examples})
-    labels = np.array([intents.index(intent) for _, intent in examples])
-    development = yaml.safe_load(open(REPO_ROOT / "tests" / "data" / "nlu_stories_dev.yml"))["messages"]
+    from experiments.long_messages import intent_data
+
+    texts, intents, labels, development = intent_data()
 
     def vectors(batch: list[str]) -> np.ndarray:
         rows = []

@@ -31,7 +31,6 @@ import time
 
 import numpy as np
 import tensorflow as tf
-import yaml
 from safetensors.numpy import load_file
 
 from bot.encoder import HEADS, LAYER_NORM_EPS, LAYERS, WIDTH, SentenceEncoder, TokenStates, model_dir
@@ -233,15 +232,12 @@ def crisis_experiment(fold: int, settings: list[tuple[int, float]]) -> None:
 
 
 def intent_experiment(seeds: list[int], settings: list[tuple[int, float]]) -> None:
-    from rasa.shared.nlu.training_data.loading import load_data
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    examples = [(m.get("text"), m.get("intent")) for m in load_data("data/nlu").intent_examples if m.get("intent")]
-    texts = [text for text, _ in examples]
-    intents = sorted({intent for _, intent in examples})
-    labels = np.array([intents.index(intent) for _, intent in examples])
-    development = yaml.safe_load(open("tests/data/nlu_stories_dev.yml"))["messages"]
+    from experiments.long_messages import intent_data
+
+    texts, intents, labels, development = intent_data()
     encoded = below_top(texts + [m["text"] for m in development])
 
     def whole(text: str) -> np.ndarray:

@@ -36,6 +36,8 @@ THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3)
 
 
 def intent_data() -> tuple[list[str], list[str], np.ndarray, list[dict]]:
+    """The NLU's intent examples (texts, the sorted intent names, each text's intent index) and
+    the development set of long messages: what every intent experiment reads."""
     import yaml
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -53,7 +55,7 @@ def message_features(texts: list[str]) -> dict[str, np.ndarray]:
     for start in range(0, len(texts), 256):
         for message in crisis_classifier.encode_messages(get_encoder(), texts[start : start + 256]):
             whole, units = message.sentence_vector(), message.unit_vectors()
-            sentences = [i for i, u in enumerate(message.units) if u.chunk != crisis_classifier.WHOLE and u.is_whole_chunk(message.chunks)]
+            sentences = [i for i, u in enumerate(message.units) if u.is_whole_chunk(message.chunks)]
             read = units[sentences] if sentences else whole[None, :]
             mean = read.mean(0)
             question = message.question_vector()
